@@ -1,0 +1,47 @@
+"""The `ola-assistant` console script: the window by default, `ola_core` sub-commands otherwise.
+
+Qt is imported only when the window is actually started, so sub-commands work on headless
+machines and the GUI-less core stays importable without PySide6 initialising.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from ola_core import cli
+
+
+def has_display() -> bool:
+    """True when Qt can open a window (or has been told which platform to use)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    )
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    if not has_display():
+        print(
+            "error: no display found (DISPLAY/WAYLAND_DISPLAY unset), so the window cannot open.\n"
+            "Run it on a desktop session, or use a command-line mode: `ola-assistant --help`.",
+            file=sys.stderr,
+        )
+        return 2
+    from app.main import run_app  # Qt starts here, not at import time of this module
+
+    return run_app(sys.argv[:1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.build_parser()
+    parser.set_defaults(handler=run_gui)
+    args = parser.parse_args(argv)
+    return cli.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

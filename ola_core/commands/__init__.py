@@ -1,0 +1,1 @@
+"""One module per `ola-assistant` sub-command; each exposes ``register(subparsers)``."""
