@@ -33,6 +33,10 @@ class InsufficientMemoryError(OlaError):
     """Not enough (GPU) memory for the chosen model/quantization, or an out-of-memory at run time."""
 
 
+class LoadCancelledError(OlaError):
+    """The user cancelled loading the model (raised from the loading thread at its next step)."""
+
+
 # --- media -------------------------------------------------------------------------------------
 class MediaError(OlaError):
     """An input file or array cannot be used: unsupported format, corrupt, empty."""

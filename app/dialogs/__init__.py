@@ -1,0 +1,1 @@
+"""First-run setup, settings and about dialogs."""

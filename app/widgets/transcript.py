@@ -1,0 +1,324 @@
+"""The conversation: user bubbles (voice or typed), streaming assistant bubbles, auto-scroll.
+
+Assistant text arrives in small deltas, far faster than it is worth re-rendering markdown; a
+bubble collects them and re-renders at most every ``RENDER_INTERVAL_MS``, which keeps the GUI
+thread free while an answer streams (tests/gui checks the event loop never stalls ≥ 50 ms).
+The sentence whose audio is playing is highlighted with an extra selection, found in the
+rendered document by its text (markdown markers stripped), since the rendered text differs
+from the raw markdown the offsets refer to.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QResizeEvent, QTextCharFormat
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QSpacerItem,
+    QTextBrowser,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.widgets.images import thumbnail
+
+RENDER_INTERVAL_MS = 50
+_MARKDOWN_MARKS = re.compile(r"[*_`#>~]|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
+
+
+def plain_sentence(sentence: str) -> str:
+    """A spoken sentence as it appears in the rendered text (markdown markers gone, spaces collapsed)."""
+    return " ".join(_MARKDOWN_MARKS.sub("", sentence).split())
+
+
+class Bubble(QFrame):
+    """A message card: a header (who, when, copy) above the content."""
+
+    def __init__(self, role: str, who: str) -> None:
+        super().__init__()
+        self.setProperty("role", f"{role}-bubble")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.body = QVBoxLayout(self)
+        self.body.setContentsMargins(12, 8, 12, 10)
+        self.body.setSpacing(4)
+        header = QHBoxLayout()
+        self.who = QLabel(who)
+        self.who.setStyleSheet("font-weight: 600;")
+        header.addWidget(self.who)
+        self.meta = QLabel(time.strftime("%H:%M"))
+        self.meta.setProperty("role", "muted")
+        header.addWidget(self.meta)
+        header.addStretch(1)
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
+        self.copy_button.setProperty("role", "link")
+        self.copy_button.setAccessibleName(f"Copy {who}'s message")
+        self.copy_button.clicked.connect(self.copy)
+        header.addWidget(self.copy_button)
+        self.body.addLayout(header)
+
+    def plain_text(self) -> str:
+        return ""
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.plain_text())
+
+
+class UserBubble(Bubble):
+    """Typed text, or for a voice turn its duration and thumbnails of the frames the model saw."""
+
+    THUMB = QSize(88, 66)
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        text: str = "",
+        duration_s: float = 0.0,
+        frames: Sequence[QImage] = (),
+        attachments: Sequence[str] = (),
+    ) -> None:
+        super().__init__("user", "You")
+        self.kind = kind
+        self.text = text
+        if kind == "voice":
+            self.meta.setText(f"{self.meta.text()} · voice, {duration_s:.1f} s")
+            self.setAccessibleName(f"You spoke for {duration_s:.1f} seconds")
+        else:
+            self.setAccessibleName(f"You wrote: {text}")
+        if text:
+            label = QLabel(text)
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.body.addWidget(label)
+        for name in attachments:
+            chip = QLabel(f"Attached: {name}")
+            chip.setProperty("role", "muted")
+            self.body.addWidget(chip)
+        if frames:
+            row = QHBoxLayout()
+            row.setSpacing(4)
+            for k, image in enumerate(frames):
+                thumb = QLabel()
+                thumb.setPixmap(thumbnail(image, self.THUMB))
+                thumb.setAccessibleName(f"Frame {k + 1}")
+                row.addWidget(thumb)
+            row.addStretch(1)
+            self.body.addLayout(row)
+            self.frame_count = len(frames)
+        else:
+            self.frame_count = 0
+
+    def plain_text(self) -> str:
+        return self.text or self.meta.text()
+
+
+class MarkdownView(QTextBrowser):
+    """A read-only markdown view as tall as its content (the transcript scrolls, not the bubble)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setOpenExternalLinks(True)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.document().setDocumentMargin(2)
+        self.document().contentsChanged.connect(self.fit_height)
+
+    def fit_height(self) -> None:
+        self.document().setTextWidth(self.viewport().width())
+        height = int(self.document().size().height()) + 6
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_height()
+
+
+class AssistantBubble(Bubble):
+    """An answer: streams in, renders markdown, highlights the sentence being spoken."""
+
+    def __init__(self, turn_id: int, label: str = "Ola") -> None:
+        super().__init__("assistant", label)
+        self.turn_id = turn_id
+        self.raw = ""
+        self.spoken: str | None = None
+        self.finished = False
+        self.setAccessibleName("Ola's answer")
+        self.status = QLabel("Thinking…")
+        self.status.setProperty("role", "muted")
+        self.body.addWidget(self.status)
+        self.view = MarkdownView()
+        self.view.setAccessibleName("Answer text")
+        self.view.hide()
+        self.body.addWidget(self.view)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self.render)
+
+    def plain_text(self) -> str:
+        return self.raw
+
+    def append(self, text: str) -> None:
+        self.raw += text
+        if self.status.text() == "Thinking…":
+            self.status.hide()
+            self.view.show()
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def render(self) -> None:
+        self._render_timer.stop()
+        self.view.setMarkdown(self.raw)
+        self.view.fit_height()
+        self._apply_highlight()
+
+    def highlight(self, sentence: str | None) -> None:
+        self.spoken = sentence
+        self._apply_highlight()
+
+    def highlighted_text(self) -> str:
+        selections = self.view.extraSelections()
+        return selections[0].cursor.selectedText() if selections else ""
+
+    def _apply_highlight(self) -> None:
+        if not self.spoken:
+            self.view.setExtraSelections([])
+            return
+        needle = plain_sentence(self.spoken)
+        doc = self.view.document()
+        cursor = doc.find(needle) if needle else None
+        if (cursor is None or cursor.isNull()) and len(needle) > 24:
+            cursor = doc.find(needle[:24])  # rendered line breaks split long sentences
+        if cursor is None or cursor.isNull():
+            self.view.setExtraSelections([])
+            return
+        selection = QTextEdit.ExtraSelection()
+        fmt = QTextCharFormat()
+        fmt.setBackground(QColor(theme.current().highlight))
+        selection.format = fmt
+        selection.cursor = cursor
+        self.view.setExtraSelections([selection])
+
+    def finish(self, text: str, outcome: str) -> None:
+        self.finished = True
+        if text and text != self.raw:
+            self.raw = text
+        self.spoken = None
+        self.render()
+        if not self.raw:
+            self.view.hide()
+            self.status.show()
+        if outcome in ("barge_in", "stopped"):
+            self.status.setText("■ interrupted" if self.raw else "■ stopped before answering")
+            self.status.show()
+            self.setAccessibleName("Ola's answer (interrupted)")
+        elif outcome == "error":
+            self.status.setText("⚠ the answer failed (see the banner above)")
+            self.status.show()
+        elif not self.raw:
+            self.status.setText("(no answer)")
+
+
+class TranscriptView(QScrollArea):
+    """The scrolling list of bubbles; follows new content unless the user scrolled up."""
+
+    follow_changed = Signal(bool)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setAccessibleName("Conversation")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        inner = QWidget()
+        self.column = QVBoxLayout(inner)
+        self.column.setContentsMargins(16, 16, 16, 16)
+        self.column.setSpacing(10)
+        self.placeholder = QLabel(
+            "<div style='font-size:15pt; font-weight:600'>Hi! I'm Ola.</div>"
+            "<div>Talk to me (click the mic, or hold <b>Space</b>), type a question, "
+            "or drop an image, video or audio file here.<br>Share your camera or screen on the left "
+            "and ask about what you show.</div>"
+        )
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setProperty("role", "muted")
+        self._top = QSpacerItem(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
+        self.column.addItem(self._top)  # centres the welcome text; collapses once bubbles exist
+        self.column.addWidget(self.placeholder)
+        self.column.addStretch(1)
+        self.column.setStretch(0, 1)
+        self.setWidget(inner)
+        self.bubbles: list[Bubble] = []
+        self.follow = True
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range)
+        bar.valueChanged.connect(self._on_value)
+
+    def _on_range(self, _lo: int, hi: int) -> None:
+        if self.follow:
+            self.verticalScrollBar().setValue(hi)
+
+    def _on_value(self, value: int) -> None:
+        follow = value >= self.verticalScrollBar().maximum() - 24
+        if follow != self.follow:
+            self.follow = follow
+            self.follow_changed.emit(follow)
+
+    def scroll_to_end(self) -> None:
+        self.follow = True
+        self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+
+    def add(self, bubble: Bubble) -> Bubble:
+        if not self.bubbles:
+            self.placeholder.hide()
+            self._top.changeSize(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
+            self.column.setStretch(0, 0)
+            self.column.invalidate()
+        row = QHBoxLayout()
+        bubble.setMaximumWidth(760)
+        if isinstance(bubble, UserBubble):
+            row.addStretch(1)
+            row.addWidget(bubble, 4)
+        else:
+            row.addWidget(bubble, 6)
+            row.addStretch(1)
+        self.column.insertLayout(self.column.count() - 1, row)
+        self.bubbles.append(bubble)
+        return bubble
+
+    def answer(self, turn_id: int) -> AssistantBubble | None:
+        for bubble in reversed(self.bubbles):
+            if isinstance(bubble, AssistantBubble) and bubble.turn_id == turn_id:
+                return bubble
+        return None
+
+    def clear(self) -> None:
+        for bubble in self.bubbles:
+            bubble.setParent(None)
+            bubble.deleteLater()
+        while self.column.count() > 3:
+            item = self.column.takeAt(2)
+            if item is not None and item.layout() is not None:
+                item.layout().deleteLater()
+        self.bubbles.clear()
+        self.placeholder.show()
+        self._top.changeSize(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
+        self.column.setStretch(0, 1)
+        self.column.invalidate()
+        self.follow = True

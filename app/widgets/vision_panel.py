@@ -1,0 +1,206 @@
+"""What the assistant can see: live preview, source picker, on-air indicator, frames of the last turn.
+
+The preview polls ``frame_provider`` (the Assistant's non-blocking ``preview_frame``) from a
+timer at about 15 fps instead of receiving 30 fps events: the GUI takes frames at the rate it
+can draw them, and a frame it skipped costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.icons import icon
+from app.widgets.images import qimage_from_rgb, thumbnail
+from ola_core.capture.frames import TimedFrame
+
+FrameProvider = Callable[[], TimedFrame | None]
+PREVIEW_FPS = 15
+
+
+class PreviewLabel(QLabel):
+    """Keeps the frame's aspect ratio at any size; shows a hint when nothing is shared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(240, 150)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setProperty("role", "muted")
+        self.setAccessibleName("Camera or screen preview")
+        self.setWordWrap(True)
+        self._image: QImage | None = None
+
+    def show_image(self, image: QImage | None) -> None:
+        self._image = image
+        self._render()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        if self._image is None or self._image.isNull():
+            self.setPixmap(QPixmap())
+            self.setText("Nothing shared.\nChoose a camera or a screen to let Ola see it.")
+            return
+        self.setPixmap(thumbnail(self._image, self.size()))
+
+
+class FramesStrip(QScrollArea):
+    """Thumbnails of the exact frames the model was given for the last turn."""
+
+    THUMB = QSize(96, 72)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFixedHeight(self.THUMB.height() + 26)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setAccessibleName("Frames used in the last turn")
+        self.setProperty("role", "strip")
+        inner = QWidget()
+        self._row = QHBoxLayout(inner)
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._row.setSpacing(6)
+        self._empty = QLabel("No frames used yet.")
+        self._empty.setProperty("role", "muted")
+        self._row.addWidget(self._empty)
+        self._row.addStretch(1)
+        self.setWidget(inner)
+        self.images: list[QImage] = []
+
+    def set_frames(self, images: Sequence[QImage]) -> None:
+        while self._row.count() > 2:
+            item = self._row.takeAt(1)
+            if item is not None and item.widget() is not None:
+                item.widget().deleteLater()
+        self.images = list(images)
+        self._empty.setVisible(not self.images)
+        for k, image in enumerate(self.images):
+            label = QLabel()
+            label.setPixmap(thumbnail(image, self.THUMB))
+            label.setFixedSize(self.THUMB)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setAccessibleName(f"Frame {k + 1} of {len(self.images)}")
+            label.setToolTip(f"Frame {k + 1} of {len(self.images)} given to the model")
+            self._row.insertWidget(1 + k, label)
+
+
+class VisionPanel(QFrame):
+    """Preview + source picker + indicator + frames strip; asks for source changes by signal."""
+
+    source_requested = Signal(str, int)  # kind ("camera" | "screen" | "off"), index
+
+    def __init__(
+        self,
+        cameras: Sequence[tuple[int, str]] = ((0, "Camera 1"),),
+        monitors: Sequence[tuple[int, str]] = ((1, "Screen 1"),),
+    ) -> None:
+        super().__init__()
+        self.setProperty("role", "card")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(8)
+
+        header = QHBoxLayout()
+        title = QLabel("What Ola sees")
+        title.setProperty("role", "title")
+        header.addWidget(title)
+        header.addStretch(1)
+        self.indicator = QLabel()
+        self.indicator.setAccessibleName("Sharing indicator")
+        header.addWidget(self.indicator)
+        layout.addLayout(header)
+
+        self.picker = QComboBox()
+        self.picker.setAccessibleName("Visual source")
+        self.picker.setToolTip("What Ola sees: a camera, a screen, or nothing")
+        self.set_devices(cameras, monitors)
+        self.picker.activated.connect(self._picked)
+        layout.addWidget(self.picker)
+
+        self.preview = PreviewLabel()
+        layout.addWidget(self.preview, 1)
+
+        strip_title = QLabel("Frames used in the last turn")
+        strip_title.setProperty("role", "muted")
+        layout.addWidget(strip_title)
+        self.strip = FramesStrip()
+        layout.addWidget(self.strip)
+
+        self._provider: FrameProvider | None = None
+        self._last_t: float | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000 // PREVIEW_FPS)
+        self._timer.timeout.connect(self._poll)
+        self.kind = "off"
+        self.show_source("off", 0)
+
+    def set_devices(self, cameras: Sequence[tuple[int, str]], monitors: Sequence[tuple[int, str]]) -> None:
+        """Fill the picker with ``(index, name)`` pairs; monitors use mss numbering (1 = first)."""
+        current = self.picker.currentData()
+        self.picker.clear()
+        muted = theme.current().muted_text
+        self.picker.addItem(icon("off", muted), "Off — share nothing", ("off", 0))
+        for index, name in cameras:
+            self.picker.addItem(icon("camera", muted), name, ("camera", index))
+        for index, name in monitors:
+            self.picker.addItem(icon("screen", muted), name, ("screen", index))
+        self.picker.setCurrentIndex(max(0, self.picker.findData(current)))
+
+    def set_frame_provider(self, provider: FrameProvider | None) -> None:
+        self._provider = provider
+
+    def _picked(self, row: int) -> None:
+        kind, index = self.picker.itemData(row)
+        self.source_requested.emit(kind, index)
+
+    def show_source(self, kind: str, index: int) -> None:
+        """Reflect the source the assistant actually switched to (SourceChanged)."""
+        self.kind = kind
+        for row in range(self.picker.count()):
+            if self.picker.itemData(row) == (kind, index):
+                self.picker.setCurrentIndex(row)
+        if kind == "camera":
+            self.indicator.setText("● Camera on")
+            self.indicator.setStyleSheet("color: #e5484d; font-weight: 600;")
+        elif kind == "screen":
+            self.indicator.setText("● Screen shared")
+            self.indicator.setStyleSheet("color: #e5484d; font-weight: 600;")
+        else:
+            self.indicator.setText("Not sharing")
+            self.indicator.setStyleSheet("")
+        self.indicator.setAccessibleDescription(self.indicator.text())
+        if kind == "off":
+            self._timer.stop()
+            self._last_t = None
+            self.preview.show_image(None)
+        elif self._provider is not None:
+            self._timer.start()
+
+    def _poll(self) -> None:
+        frame = self._provider() if self._provider is not None else None
+        if frame is None or frame.t == self._last_t:
+            return
+        self._last_t = frame.t
+        self.preview.show_image(qimage_from_rgb(frame.rgb))
+
+    def show_turn_frames(self, frames: Sequence[TimedFrame]) -> list[QImage]:
+        images = [qimage_from_rgb(f.rgb) for f in frames]
+        self.strip.set_frames(images)
+        return images

@@ -1,0 +1,151 @@
+"""An assistant without a window: replayed microphone, optional video "camera", answers to a wav.
+
+Used by ``ola-assistant replay``, the latency benchmark and the tests, so all three drive the
+same loop the GUI drives. :class:`HeadlessSession` collects the events and offers blocking
+helpers (``ask_spoken``, ``ask_text``) on top of the asynchronous :class:`Assistant`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ola_core.assistant.audio_in import AudioInput, ReplayInput
+from ola_core.assistant.components import Components, make_engine
+from ola_core.assistant.core import Assistant
+from ola_core.assistant.speech_out import SpeechOutput
+from ola_core.errors import OlaError
+from ola_core.events import (
+    AssistantEvent,
+    AssistantTextDelta,
+    ErrorRaised,
+    ModelLoaded,
+    StateChanged,
+    TurnFinished,
+    UserTurnCaptured,
+)
+from ola_core.settings import Settings, load_settings
+
+
+def replay_settings(
+    model_dir: Path,
+    *,
+    quantization: str | None = None,
+    device: str | None = None,
+    max_new_tokens: int | None = None,
+    base: Settings | None = None,
+) -> Settings:
+    """The user's settings (or ``base``) with the model and generation overrides of the command line."""
+    settings = base or load_settings()[0]
+    model = dataclasses.replace(settings.model, model_dir=str(model_dir))
+    if quantization is not None:
+        model = dataclasses.replace(model, quantization=quantization)  # type: ignore[arg-type]
+    if device is not None:
+        model = dataclasses.replace(model, device=device)  # type: ignore[arg-type]
+    generation = settings.generation
+    if max_new_tokens is not None:
+        generation = dataclasses.replace(generation, max_new_tokens=max_new_tokens)
+    audio = dataclasses.replace(settings.audio, hands_free=True)
+    return dataclasses.replace(settings, model=model, generation=generation, audio=audio)
+
+
+class HeadlessSession:
+    """One assistant with a replayed microphone; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        out_wav: Path | None = None,
+        play: bool = False,
+        video: Path | None = None,
+        frames: Path | None = None,
+        audio_input: AudioInput | None = None,
+        components: Components | None = None,
+        replay_speed: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.input = audio_input or ReplayInput(speed=replay_speed)
+        speech = SpeechOutput.from_settings(settings, wav_path=out_wav, play=play)
+        self.components = components or Components(make_engine(settings), speech)
+        self.assistant = Assistant(settings, components=self.components, audio_input=self.input)
+        self.on_text: Callable[[str], None] | None = None
+        self.events: list[AssistantEvent] = []
+        self.errors: list[ErrorRaised] = []
+        self._cond = threading.Condition()
+        self._video = video
+        self._frames = frames
+        self.assistant.subscribe(self._on_event)
+
+    def _on_event(self, event: AssistantEvent) -> None:
+        if isinstance(event, AssistantTextDelta) and self.on_text is not None:
+            self.on_text(event.text)
+        with self._cond:
+            self.events.append(event)
+            if isinstance(event, ErrorRaised):
+                self.errors.append(event)
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 300.0) -> None:
+        """Start the assistant and the video source; wait until the model is loaded (raises if it fails)."""
+        self.assistant.start()
+        if self._video is not None or self._frames is not None:
+            from ola_core.assistant.sources import file_source
+
+            self.assistant.use_frame_source(file_source(self._video or self._frames), "camera")  # type: ignore[arg-type]
+        loaded = self.wait_for(
+            lambda e: isinstance(e, ModelLoaded) or (isinstance(e, StateChanged) and e.state == "error"),
+            timeout,
+        )
+        if not isinstance(loaded, ModelLoaded):
+            raise OlaError(self.errors[-1].message if self.errors else "The model did not load in time.")
+
+    def close(self) -> None:
+        self.assistant.shutdown()
+
+    # ------------------------------------------------------------------ waiting
+    def wait_for(
+        self, predicate: Callable[[AssistantEvent], bool], timeout: float, *, after: int = 0
+    ) -> AssistantEvent | None:
+        """The first event (index ≥ ``after``) matching ``predicate``, waiting up to ``timeout`` s."""
+        with self._cond:
+            found = self._cond.wait_for(
+                lambda: next((e for e in self.events[after:] if predicate(e)), None), timeout
+            )
+            return found
+
+    def mark(self) -> int:
+        """Index of the next event (pass as ``after`` to wait only for what comes next)."""
+        with self._cond:
+            return len(self.events)
+
+    # ------------------------------------------------------------------ turns
+    def ask_spoken(self, audio: Path | np.ndarray, timeout: float = 120.0) -> TurnFinished | None:
+        """Speak ``audio`` into the replayed microphone; the finished turn, or None if none came."""
+        if not isinstance(self.input, ReplayInput):
+            raise TypeError("ask_spoken needs the replayed microphone")
+        start = self.mark()
+        if isinstance(audio, Path):
+            self.input.say_file(audio)
+        else:
+            self.input.say(audio)
+        self.input.wait_spoken(timeout)
+        captured = self.wait_for(lambda e: isinstance(e, UserTurnCaptured), timeout, after=start)
+        if captured is None:
+            return None
+        turn_id = captured.turn_id  # type: ignore[union-attr]
+        done = self.wait_for(
+            lambda e: isinstance(e, TurnFinished) and e.turn_id == turn_id, timeout, after=start
+        )
+        return done  # type: ignore[return-value]
+
+    def ask_text(self, text: str, timeout: float = 120.0) -> TurnFinished | None:
+        start = self.mark()
+        self.assistant.send_text(text)
+        done = self.wait_for(lambda e: isinstance(e, TurnFinished), timeout, after=start)
+        return done  # type: ignore[return-value]

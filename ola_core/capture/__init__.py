@@ -1,0 +1,33 @@
+"""Devices in: microphone with voice-activity endpointing, camera, screen, and the frame history.
+
+The public names are re-exported here; see docs/ARCHITECTURE.md (capture) for how the assistant
+drives them.
+"""
+
+from ola_core.capture.events import (
+    CaptureEvent,
+    DeviceLost,
+    DeviceRestored,
+    EventCallback,
+    LevelUpdate,
+    Overflow,
+    SpeechEnded,
+    SpeechStarted,
+    SustainedSpeech,
+)
+from ola_core.capture.frames import FrameBuffer, FrameSource, TimedFrame
+
+__all__ = [
+    "CaptureEvent",
+    "DeviceLost",
+    "DeviceRestored",
+    "EventCallback",
+    "FrameBuffer",
+    "FrameSource",
+    "LevelUpdate",
+    "Overflow",
+    "SpeechEnded",
+    "SpeechStarted",
+    "SustainedSpeech",
+    "TimedFrame",
+]

@@ -1,0 +1,226 @@
+"""What the GUI offers in its device menus: microphones, speakers, cameras, monitors.
+
+Audio devices come from PulseAudio (or PipeWire's pulse server) when one runs, else from
+PortAudio. On Linux PortAudio reaches PulseAudio only through ALSA's ``pulse``/``default``
+devices, so it cannot list or pick the real microphones; we ask ``pactl`` for them and
+select one for a stream with the ``PULSE_SOURCE``/``PULSE_SINK`` variables libpulse reads when
+the stream opens (:func:`pulse_target`). Elsewhere (Windows, macOS, bare ALSA) PortAudio's own
+list has the real names.
+
+Cameras are found by opening indices with a short timeout each (OpenCV has no device list, and
+some backends hang on an absent index); on Linux only the indices with a /dev/videoN node are
+tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ola_core.errors import AudioDeviceError
+
+AudioBackend = Literal["pulse", "portaudio"]
+
+
+@dataclass(frozen=True)
+class AudioDevice:
+    """A microphone or speaker; ``name`` is what settings store and what streams are opened by."""
+
+    name: str
+    description: str  # for people
+    is_default: bool
+    backend: AudioBackend
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    index: int
+    name: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class MonitorInfo:
+    index: int  # mss numbering: 1 = first monitor, 0 = all of them together
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+# --- PulseAudio -------------------------------------------------------------------------------
+def _pactl(*args: str) -> str | None:
+    """Output of ``pactl args`` or None when there is no pactl or no server."""
+    if not shutil.which("pactl"):
+        return None
+    try:
+        done = subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=2.0)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def pulse_running() -> bool:
+    """True when a PulseAudio (or PipeWire-pulse) server answers."""
+    return sys.platform.startswith("linux") and _pactl("info") is not None
+
+
+def _pulse_names(kind: Literal["sources", "sinks"]) -> list[str] | None:
+    out = _pactl("list", "short", kind)
+    if out is None:
+        return None
+    return [line.split("\t")[1] for line in out.splitlines() if line.count("\t") >= 1]
+
+
+def pulse_source_names() -> list[str] | None:
+    """Names of the PulseAudio capture sources that are microphones (monitors excluded); None: no server."""
+    names = _pulse_names("sources")
+    return None if names is None else [n for n in names if not n.endswith(".monitor")]
+
+
+def pulse_default(kind: Literal["source", "sink"]) -> str | None:
+    """The server's default source/sink name (None: no server, or the default is a monitor)."""
+    out = _pactl(f"get-default-{kind}")
+    name = out.strip() if out else ""
+    return name if name and not name.endswith(".monitor") else None
+
+
+def _pulse_descriptions(kind: Literal["sources", "sinks"]) -> dict[str, str]:
+    out = _pactl("list", kind) or ""
+    descriptions: dict[str, str] = {}
+    name = None
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("Name: "):
+            name = line[6:]
+        elif line.startswith("Description: ") and name is not None:
+            descriptions[name] = line[13:]
+    return descriptions
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def pulse_target(variable: Literal["PULSE_SOURCE", "PULSE_SINK"], name: str | None) -> Iterator[None]:
+    """Open streams inside this block to pulse device ``name`` (None: the server's default)."""
+    with _ENV_LOCK:
+        old = os.environ.pop(variable, None)
+        if name is not None:
+            os.environ[variable] = name
+        try:
+            yield
+        finally:
+            os.environ.pop(variable, None)
+            if old is not None:
+                os.environ[variable] = old
+
+
+# --- PortAudio --------------------------------------------------------------------------------
+def _portaudio_devices(kind: Literal["input", "output"]) -> list[AudioDevice]:
+    import sounddevice
+
+    try:
+        default = sounddevice.query_devices(kind=kind)["name"]
+    except (sounddevice.PortAudioError, ValueError):
+        default = None
+    key = "max_input_channels" if kind == "input" else "max_output_channels"
+    return [
+        AudioDevice(d["name"], d["name"], d["name"] == default, "portaudio")
+        for d in sounddevice.query_devices()
+        if d[key] > 0
+    ]
+
+
+def _audio_devices(kind: Literal["input", "output"]) -> list[AudioDevice]:
+    if pulse_running():
+        pulse_kind: Literal["sources", "sinks"] = "sources" if kind == "input" else "sinks"
+        names = pulse_source_names() if kind == "input" else _pulse_names("sinks")
+        default = pulse_default("source" if kind == "input" else "sink")
+        descriptions = _pulse_descriptions(pulse_kind)
+        return [AudioDevice(n, descriptions.get(n, n), n == default, "pulse") for n in names or []]
+    return _portaudio_devices(kind)
+
+
+def list_microphones() -> list[AudioDevice]:
+    """Capture devices, the system default marked (monitors of outputs are not microphones)."""
+    return _audio_devices("input")
+
+
+def list_speakers() -> list[AudioDevice]:
+    """Playback devices, the system default marked."""
+    return _audio_devices("output")
+
+
+def find_audio_device(name: str, devices: list[AudioDevice]) -> AudioDevice:
+    """The device called ``name``: exact name, else exact description, else a unique substring."""
+    exact = [d for d in devices if d.name == name] or [d for d in devices if d.description == name]
+    if exact:
+        return exact[0]
+    key = name.lower()
+    partial = [d for d in devices if key in d.name.lower() or key in d.description.lower()]
+    if len(partial) == 1:
+        return partial[0]
+    choices = ", ".join(d.description for d in devices) or "none"
+    raise AudioDeviceError(
+        f"No audio device called {name!r} (available: {choices}). Plug it in or choose another in Settings."
+    )
+
+
+# --- cameras and monitors ---------------------------------------------------------------------
+def _probe_camera(index: int, timeout: float) -> CameraInfo | None:
+    result: list[CameraInfo] = []
+
+    def probe() -> None:
+        import cv2
+
+        cap = cv2.VideoCapture(index)
+        try:
+            if cap.isOpened():
+                w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+                sys_name = Path(f"/sys/class/video4linux/video{index}/name")
+                name = sys_name.read_text().strip() if sys_name.is_file() else f"Camera {index}"
+                result.append(CameraInfo(index, name, w, h))
+        finally:
+            cap.release()
+
+    thread = threading.Thread(target=probe, name=f"probe-camera-{index}", daemon=True)
+    thread.start()
+    thread.join(timeout)  # a backend stuck on an index is left behind, not waited for
+    return result[0] if result else None
+
+
+def list_cameras(max_index: int = 8, timeout: float = 1.0) -> list[CameraInfo]:
+    """Cameras that open, by index (a camera in use elsewhere may not)."""
+    if sys.platform.startswith("linux"):
+        indices = [i for i in range(max_index) if Path(f"/dev/video{i}").exists()]
+    else:
+        indices = list(range(max_index))
+    found = []
+    for index in indices:
+        info = _probe_camera(index, timeout)
+        if info is not None:
+            found.append(info)
+        elif not sys.platform.startswith("linux"):
+            break  # elsewhere indices are dense: the first gap ends the list
+    return found
+
+
+def list_monitors() -> list[MonitorInfo]:
+    """Monitors mss can capture (index 1 is the first); empty when there is no display."""
+    from ola_core.capture.screen import ScreenSource
+    from ola_core.errors import ScreenCaptureError
+
+    try:
+        return ScreenSource.monitors()
+    except ScreenCaptureError:
+        return []

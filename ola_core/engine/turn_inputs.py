@@ -1,0 +1,81 @@
+"""A :class:`Turn` (what the user said, showed and attached) → the prompt builder's ``UserMessage``.
+
+The choices that make a live turn look like what Ola was trained on (ola_spec.md §4.2):
+
+* a spoken question with camera frames → the frames as a video and the speech as its
+  soundtrack, one video+audio input ("video is the bridge");
+* camera frames without speech → a silent video;
+* a screen → one image of its newest frame (the high-res view keeps text on screen readable),
+  with the speech, if any, as the spoken question (the image + spoken-question form);
+* speech alone → the audio form ``<speech>\\n{text}``; attached images, audio-bearing video
+  files as the official code reads them.
+
+Pixels, mels and frame sampling are ``ola_core.processing``'s; this module only routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ola_core.capture.frames import spread
+from ola_core.engine.types import Turn
+from ola_core.model.inputs import ImageInput, SpeechInput, VideoInput
+from ola_core.processing.audio import speech_features
+from ola_core.processing.image import ImageSource, load_image, process_image
+from ola_core.processing.prompt import UserMessage
+from ola_core.processing.video import DEFAULT_MAX_FRAMES, process_frames, process_video
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MediaBudget:
+    """How much media a turn may bring; :meth:`reduced` is what a retry after out-of-memory uses."""
+
+    max_video_frames: int = DEFAULT_MAX_FRAMES  # frames sampled from a video file (official: 64)
+    max_camera_frames: int = 8  # live camera frames per turn (what capture hands over by default)
+    max_image_side: int | None = None  # None: the official ≤1536² high-res view
+
+    def reduced(self) -> MediaBudget:
+        """Half the frames, images at most 768 px on their longer side."""
+        side = min(self.max_image_side or 1536, 1536) // 2
+        return MediaBudget(max(1, self.max_video_frames // 2), max(1, self.max_camera_frames // 2), side)
+
+
+def _image(source: ImageSource, budget: MediaBudget) -> ImageInput:
+    image = load_image(source)
+    if budget.max_image_side is not None and max(image.size) > budget.max_image_side:
+        image = image.copy()
+        image.thumbnail((budget.max_image_side, budget.max_image_side), Image.Resampling.BICUBIC)
+    return process_image(image)
+
+
+def user_message(turn: Turn, budget: MediaBudget) -> UserMessage:
+    """The prompt builder's view of ``turn``; media errors (:class:`MediaError`) name the file."""
+    images = [_image(path, budget) for path in turn.images]
+    speech: SpeechInput | None = None
+    if turn.speech is not None and turn.speech.size:
+        speech = speech_features(turn.speech.astype("float32", copy=False), "Your recording").speech
+
+    video: VideoInput | None = None
+    soundtrack: SpeechInput | None = None
+    if turn.video is not None:
+        clip = process_video(turn.video, budget.max_video_frames)
+        video = clip.video
+        soundtrack = clip.audio.speech if clip.audio is not None else None
+    if turn.frames:
+        if turn.frames_kind == "screen":
+            images.append(_image(turn.frames[-1].rgb, budget))
+        elif video is None:
+            frames = spread(list(turn.frames), budget.max_camera_frames)
+            video = process_frames(frames, budget.max_camera_frames).video
+            # The spoken question becomes the clip's own soundtrack, as in training.
+            soundtrack, speech = speech, None
+        else:
+            log.info("a video file is attached; the camera frames of this turn are not used")
+    return UserMessage(
+        text=turn.text, images=tuple(images), video=video, audio=soundtrack, spoken_question=speech
+    )

@@ -1,0 +1,471 @@
+"""Find, validate and load an Ola checkpoint: bf16/fp32, or the LLM layers in NF4 / int8.
+
+What the official loader (ola/model/builder.py) does, minus its failure modes:
+- the two speech-encoder files are looked for beside the checkpoint, in a sibling
+  ``Ola_speech_encoders`` folder, in huggingface_hub's cache or at explicit paths — never at the
+  paths written in config.json, which point into the authors' machines;
+- every problem a user can meet (missing or truncated file, a folder that is not Ola, no CUDA,
+  too little GPU memory) becomes an :class:`~ola_core.errors.OlaError` that says what to do,
+  raised before anything large is read where possible;
+- quantization works: bitsandbytes NF4 (double quant, bf16 compute) or int8 replaces only the
+  language-model layers (``model.layers.*``); lm_head, the vision tower, the projectors and the
+  speech encoders stay in the model dtype (BEATs fp32), as they are small and sensitive.
+As officially, the vocabulary is resized to ``len(tokenizer)`` (this shrinks Ola's padded
+152064-row matrices to the tokenizer's size) and the speech encoders' weights come from their
+``.pt`` files with the official fp16 rounding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from transformers import GenerationConfig, PreTrainedTokenizerBase
+
+from ola_core.errors import (
+    CorruptModelFileError,
+    DeviceUnavailableError,
+    InsufficientMemoryError,
+    ModelFilesMissingError,
+    NotAnOlaModelError,
+)
+from ola_core.model.configuration import OLA_MODEL_TYPE, OlaConfig, register_auto_classes
+from ola_core.model.modeling import OlaForCausalLM
+
+log = logging.getLogger(__name__)
+
+Quantization = Literal["none", "nf4", "int8"]
+DeviceChoice = Literal["auto", "cuda", "cpu"]
+# progress(fraction in [0, 1], what is happening now)
+ProgressCallback = Callable[[float, str], None]
+
+WHISPER_FILE_NAME = "large-v3.pt"
+BEATS_FILE_NAME = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
+ENCODERS_DIR_NAME = "Ola_speech_encoders"
+# Hugging Face repositories that may hold the encoder files (the Ola repo gained copies later).
+ENCODER_REPOS = ("THUdyh/Ola_speech_encoders", "THUdyh/Ola-7b")
+
+# bitsandbytes replaces every nn.Linear not matched here; passing the list replaces transformers'
+# default (["lm_head"]), so lm_head must be named too. transformers 5 matches a name from the start
+# of the module path (or as a suffix), hence the full "model." prefixes.
+QUANTIZATION_SKIP_MODULES = [
+    "lm_head",
+    "model.vision_tower",
+    "model.mm_projector",
+    "model.speech_projector",
+    "model.speech_encoder",
+]
+# Bytes per LLM-layer parameter once quantized (NF4: 4 bits + double-quantized absmax; int8: 1 B + scales).
+_BYTES_PER_QUANTIZED_PARAM = {"nf4": 0.53, "int8": 1.02}
+# Activations, KV cache of a long turn, CUDA context and allocator slack.
+RUNTIME_MARGIN_BYTES = int(1.5 * 2**30)
+
+
+@dataclass(frozen=True)
+class LoadedOla:
+    """A ready-to-run model with what generation needs beside it."""
+
+    model: OlaForCausalLM
+    tokenizer: PreTrainedTokenizerBase
+    generation_config: GenerationConfig
+    device: torch.device
+    dtype: torch.dtype  # of the unquantized parts and of the input embeddings
+    quantization: Quantization
+
+
+@dataclass(frozen=True)
+class EncoderFiles:
+    whisper: Path
+    beats: Path
+
+
+def load_ola(
+    model_dir: str | Path,
+    speech_encoder: str | Path | None = None,
+    music_encoder: str | Path | None = None,
+    quantization: Quantization = "none",
+    device: DeviceChoice = "auto",
+    dtype: torch.dtype | None = None,
+    progress: ProgressCallback | None = None,
+) -> LoadedOla:
+    """Load the Ola checkpoint in ``model_dir`` (official layout) for inference.
+
+    ``speech_encoder`` / ``music_encoder`` name the Whisper ``large-v3.pt`` and BEATs files when
+    they are not in one of the usual places. ``dtype`` defaults to bf16 (the official dtype);
+    quantized models compute in bf16. Raises an OlaError subclass for anything a user can fix.
+    """
+    report = progress or (lambda fraction, message: None)
+    model_dir = Path(model_dir).expanduser()
+    if quantization not in ("none", "nf4", "int8"):
+        raise ValueError(f"quantization must be 'none', 'nf4' or 'int8', not {quantization!r}")
+
+    report(0.0, "Checking model files")
+    register_auto_classes()  # AutoTokenizer reads config.json too and must know "ola_qwen"
+    config = read_ola_config(model_dir)
+    check_safetensors(model_dir)
+    encoders = find_encoder_files(model_dir, speech_encoder, music_encoder)
+    _check_tokenizer_files(model_dir)
+    target = resolve_device(device)
+    dtype = dtype or torch.bfloat16
+    if quantization != "none" and dtype != torch.bfloat16:
+        raise ValueError("quantized models compute in bfloat16; leave dtype unset")
+    check_memory(estimate_memory_bytes(config, quantization, dtype), target)
+
+    report(0.05, "Loading tokenizer")
+    tokenizer = _load_tokenizer(model_dir)
+
+    report(0.1, f"Loading language model ({_describe(quantization, dtype)})")
+    from ola_core.model.speech import load_beats_state, load_whisper_encoder_state
+
+    # The encoders' sizes come from their files (as officially); the module tree needs them first.
+    whisper_dims, _ = load_whisper_encoder_state(encoders.whisper)
+    beats_cfg, _ = load_beats_state(encoders.beats)
+    config.speech_whisper_dims, config.speech_beats_cfg = whisper_dims, beats_cfg
+    model = _load_model(model_dir, config, quantization, dtype, target)
+
+    report(0.85, "Loading speech encoders")
+    _install_speech_encoder(model, config, encoders, dtype, target)
+
+    report(0.95, "Preparing generation")
+    model.resize_token_embeddings(len(tokenizer))
+    model.config.vocab_size = len(tokenizer)
+    model.eval()
+    generation_config = _load_generation_config(model_dir)
+    model.generation_config = generation_config
+    report(1.0, "Model ready")
+    return LoadedOla(model, tokenizer, generation_config, target, dtype, quantization)
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+
+def read_ola_config(model_dir: Path) -> OlaConfig:
+    """The folder's config.json as OlaConfig; NotAnOlaModelError unless it is an Ola checkpoint."""
+    config_path = model_dir / "config.json"
+    if not model_dir.is_dir():
+        raise ModelFilesMissingError(
+            f"The model folder {model_dir} does not exist. Download THUdyh/Ola-7b (Settings → Model) "
+            "or choose the folder that holds it."
+        )
+    if not config_path.is_file():
+        raise ModelFilesMissingError(
+            f"{config_path} is missing, so {model_dir} is not a complete Ola-7b checkpoint: "
+            "download THUdyh/Ola-7b again or choose the right folder."
+        )
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CorruptModelFileError(
+            f"{config_path} is not valid JSON ({error}): download it again."
+        ) from error
+    if not isinstance(raw, dict):
+        raise CorruptModelFileError(f"{config_path} is not a JSON object: download it again.")
+    model_type = raw.get("model_type")
+    if model_type != OLA_MODEL_TYPE or "mm_projector_type" not in raw or "speech_encoder_type" not in raw:
+        raise NotAnOlaModelError(
+            f"{model_dir} holds a {model_type or 'unknown'!s} model, not Ola (config.json must say "
+            f'model_type "{OLA_MODEL_TYPE}" and have the vision and speech settings). Choose the '
+            "THUdyh/Ola-7b folder."
+        )
+    if raw.get("mm_projector_type") != "ola_mlp" or raw.get("speech_encoder_type") != "dual":
+        raise NotAnOlaModelError(
+            f"{model_dir} is an Ola variant this app does not support (projector "
+            f"{raw.get('mm_projector_type')!r}, speech encoder {raw.get('speech_encoder_type')!r}); "
+            "use THUdyh/Ola-7b."
+        )
+    if raw.get("rope_scaling") is None:  # written as null officially; transformers 5 warns on the key
+        raw.pop("rope_scaling", None)
+    return OlaConfig.from_dict(raw)
+
+
+def check_safetensors(model_dir: Path) -> list[Path]:
+    """All weight shards, each checked to be complete (header readable, data not cut short).
+
+    A truncated download is the common failure; reading each header costs a few kB, whereas
+    safetensors would otherwise fail deep inside loading with a cryptic message.
+    """
+    index_path = model_dir / "model.safetensors.index.json"
+    if index_path.is_file():
+        try:
+            weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
+            names = sorted(set(weight_map.values()))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise CorruptModelFileError(
+                f"{index_path} cannot be read ({error}): download it again."
+            ) from error
+    elif (model_dir / "model.safetensors").is_file():
+        names = ["model.safetensors"]
+    else:
+        raise ModelFilesMissingError(
+            f"No weights in {model_dir}: neither model.safetensors.index.json nor model.safetensors is "
+            "there. Download THUdyh/Ola-7b completely."
+        )
+    missing = [name for name in names if not (model_dir / name).is_file()]
+    if missing:
+        raise ModelFilesMissingError(
+            f"{len(missing)} weight file(s) of {model_dir} are missing ({', '.join(missing)}): the download "
+            "did not finish. Download THUdyh/Ola-7b again; finished files are kept."
+        )
+    shards = [model_dir / name for name in names]
+    for shard in shards:
+        _check_safetensors_file(shard)
+    return shards
+
+
+def _check_safetensors_file(path: Path) -> None:
+    size = path.stat().st_size
+    problem = None
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                problem = "it is empty or cut short"
+            else:
+                (header_len,) = struct.unpack("<Q", head)
+                if header_len > min(size - 8, 100 * 2**20):
+                    problem = "its header is damaged"
+                else:
+                    header = json.loads(f.read(header_len))
+                    end = max(
+                        (v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"),
+                        default=0,
+                    )
+                    if 8 + header_len + end > size:
+                        problem = f"it is truncated ({size:,} of {8 + header_len + end:,} bytes)"
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        problem = "its header is damaged"
+    if problem:
+        raise CorruptModelFileError(
+            f"The weight file {path} cannot be used: {problem}. Delete it and download THUdyh/Ola-7b again."
+        )
+
+
+def find_encoder_files(
+    model_dir: Path, speech_encoder: str | Path | None = None, music_encoder: str | Path | None = None
+) -> EncoderFiles:
+    """Locate ``large-v3.pt`` and the BEATs file (explicit path > beside > sibling folder > HF cache)."""
+    whisper = _find_one(WHISPER_FILE_NAME, "Whisper speech encoder", model_dir, speech_encoder)
+    beats = _find_one(BEATS_FILE_NAME, "BEATs audio encoder", model_dir, music_encoder)
+    return EncoderFiles(whisper, beats)
+
+
+def _find_one(name: str, what: str, model_dir: Path, explicit: str | Path | None) -> Path:
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if path.is_file():
+            return path
+        raise ModelFilesMissingError(f"The {what} file {path} does not exist: check the path you gave.")
+    candidates = [
+        model_dir / name,
+        model_dir.parent / ENCODERS_DIR_NAME / name,
+        model_dir / ENCODERS_DIR_NAME / name,
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    for repo in ENCODER_REPOS:
+        cached = _hf_cached(repo, name)
+        if cached is not None:
+            return cached
+    looked = "; ".join(str(p) for p in candidates)
+    raise ModelFilesMissingError(
+        f"The {what} file {name} was not found. Looked in: {looked}; and in the Hugging Face cache "
+        f"({', '.join(ENCODER_REPOS)}). Download THUdyh/Ola_speech_encoders next to the Ola-7b folder."
+    )
+
+
+def _hf_cached(repo_id: str, filename: str) -> Path | None:
+    try:
+        import huggingface_hub
+
+        found = huggingface_hub.try_to_load_from_cache(repo_id, filename)
+    except Exception as error:  # a broken cache folder must not stop us: report "not found"
+        log.debug("HF cache lookup of %s/%s failed: %s", repo_id, filename, error)
+        return None
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+
+
+def _check_tokenizer_files(model_dir: Path) -> None:
+    if (model_dir / "tokenizer.json").is_file():
+        return
+    if (model_dir / "vocab.json").is_file() and (model_dir / "merges.txt").is_file():
+        return
+    raise ModelFilesMissingError(
+        f"The tokenizer of {model_dir} is missing (tokenizer.json, or vocab.json + merges.txt): "
+        "download THUdyh/Ola-7b again."
+    )
+
+
+def _load_tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(str(model_dir))
+    except (OSError, ValueError, json.JSONDecodeError) as error:
+        raise CorruptModelFileError(
+            f"The tokenizer files in {model_dir} cannot be read ({error}): download THUdyh/Ola-7b again."
+        ) from error
+    return tokenizer
+
+
+def _load_generation_config(model_dir: Path) -> GenerationConfig:
+    """generation_config.json (official sampling defaults); Ola's values if the file is absent."""
+    if (model_dir / "generation_config.json").is_file():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. its "attn_implementation" key is not a generation option
+            return GenerationConfig.from_pretrained(str(model_dir))
+    return GenerationConfig(
+        bos_token_id=151643,
+        eos_token_id=[151645, 151643],
+        pad_token_id=151643,
+        do_sample=True,
+        repetition_penalty=1.05,
+        temperature=0.7,
+        top_k=20,
+        top_p=0.8,
+    )
+
+
+# --- device and memory ----------------------------------------------------------------------------
+
+
+def resolve_device(device: DeviceChoice) -> torch.device:
+    if device == "cpu":
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError(
+            "A CUDA GPU was requested but none is available (no NVIDIA GPU, driver or CUDA build of "
+            "PyTorch). Choose the CPU in Settings → Model, or install the NVIDIA driver."
+        )
+    if device not in ("auto", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cuda' or 'cpu', not {device!r}")
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if torch.cuda.is_available()
+        else torch.device("cpu")
+    )
+
+
+def parameter_counts(config: OlaConfig) -> dict[str, int]:
+    """Parameters per part (``llm_layers``, ``beats``, ``other``), counted on the meta device."""
+    with torch.device("meta"):
+        skeleton = OlaForCausalLM(config)
+    counts = {"llm_layers": 0, "beats": 0, "other": 0}
+    for name, param in skeleton.named_parameters():
+        part = (
+            "llm_layers"
+            if name.startswith("model.layers.")
+            else "beats"
+            if ".beats_model." in name
+            else "other"
+        )
+        counts[part] += param.numel()
+    return counts
+
+
+def estimate_memory_bytes(config: OlaConfig, quantization: Quantization, dtype: torch.dtype) -> int:
+    """Weights after loading plus a runtime margin (activations, KV cache of a long turn)."""
+    counts = parameter_counts(config)
+    element = torch.tensor([], dtype=dtype).element_size()
+    layers = counts["llm_layers"] * (
+        _BYTES_PER_QUANTIZED_PARAM[quantization] if quantization != "none" else element
+    )
+    return int(layers + counts["other"] * element + counts["beats"] * 4 + RUNTIME_MARGIN_BYTES)
+
+
+def check_memory(required_bytes: int, device: torch.device) -> None:
+    """InsufficientMemoryError when a CUDA device has less free memory than ``required_bytes``."""
+    if device.type != "cuda":
+        return
+    free, total = torch.cuda.mem_get_info(device)
+    if required_bytes > free:
+        gb = 2**30
+        raise InsufficientMemoryError(
+            f"Ola needs about {required_bytes / gb:.1f} GB of GPU memory with these settings, but only "
+            f"{free / gb:.1f} of {total / gb:.1f} GB are free on {torch.cuda.get_device_name(device)}. "
+            "Choose 4-bit (NF4) quantization in Settings → Model, or close other programs using the GPU."
+        )
+
+
+# --- model -----------------------------------------------------------------------------------------
+
+
+def _describe(quantization: Quantization, dtype: torch.dtype) -> str:
+    return {"none": str(dtype).removeprefix("torch."), "nf4": "4-bit NF4", "int8": "8-bit"}[quantization]
+
+
+def quantization_config(quantization: Quantization) -> Any:
+    """The bitsandbytes settings for ``quantization`` (None for "none")."""
+    if quantization == "none":
+        return None
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "nf4":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            llm_int8_skip_modules=QUANTIZATION_SKIP_MODULES,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANTIZATION_SKIP_MODULES)
+
+
+def _load_model(
+    model_dir: Path, config: OlaConfig, quantization: Quantization, dtype: torch.dtype, device: torch.device
+) -> OlaForCausalLM:
+    if quantization == "int8":
+        # bitsandbytes logs a cast warning per layer and call on CPU; it is expected.
+        logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    try:
+        model = OlaForCausalLM.from_pretrained(
+            str(model_dir),
+            config=config,
+            dtype=dtype,
+            device_map={"": device},
+            quantization_config=quantization_config(quantization),
+        )
+    except torch.cuda.OutOfMemoryError as error:
+        raise InsufficientMemoryError(
+            f"The GPU ran out of memory while loading Ola ({_describe(quantization, dtype)}). "
+            "Choose 4-bit (NF4) quantization, or close other programs using the GPU."
+        ) from error
+    except (OSError, RuntimeError, ValueError) as error:
+        if (
+            "safetensor" in str(error).lower()
+            or "size mismatch" in str(error).lower()
+            or "header" in str(error).lower()
+        ):
+            raise CorruptModelFileError(
+                f"The weights in {model_dir} cannot be loaded ({str(error)[:300]}). Download THUdyh/Ola-7b again."
+            ) from error
+        raise
+    if not isinstance(model, OlaForCausalLM):  # from_pretrained's return type is loose
+        raise TypeError(f"expected OlaForCausalLM, got {type(model).__name__}")
+    return model
+
+
+def _install_speech_encoder(
+    model: OlaForCausalLM, config: OlaConfig, encoders: EncoderFiles, dtype: torch.dtype, device: torch.device
+) -> None:
+    """Replace the safetensors' encoder copy with the official files' weights (builder.py:70-71).
+
+    The new encoder is built on the CPU and the old one dropped before moving it, so the GPU
+    never holds two copies.
+    """
+    from ola_core.model.speech import DualSpeechEncoder
+
+    encoder = DualSpeechEncoder.from_files(
+        config, encoders.whisper, encoders.beats, dtype=dtype, device="cpu"
+    )
+    model.model.speech_encoder = encoder  # frees the copy loaded from the safetensors
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    encoder.to(device)

@@ -1,0 +1,303 @@
+"""Write random Ola checkpoints in exactly the official file layout: tiny (tests) or full size.
+
+Every loading path of the app is exercised on these files instead of the 20 GB real ones:
+
+    OUT_DIR/Ola-7b/                 config.json (official keys + Ola fields), generation_config.json,
+                                    model-0000i-of-0000n.safetensors + model.safetensors.index.json,
+                                    vocab.json, merges.txt, tokenizer.json, tokenizer_config.json, …
+    OUT_DIR/Ola_speech_encoders/    large-v3.pt (openai-whisper format, fp16),
+                                    BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt ({'cfg','model'}, fp32)
+
+as the two Hugging Face repositories (THUdyh/Ola-7b, THUdyh/Ola_speech_encoders) download. The
+``config.json`` is written the way transformers 4.43.4 wrote the official one, with the authors'
+encoder paths (which the loader must never trust), so the official code can load it too; that is
+how the fidelity reference numbers were made. Values are random but with sensible scales
+(activations stay O(1)), and everything is seeded.
+
+The full-size build (``full_size=True``) has Ola-7B's real shapes (about 18 GB of bf16
+safetensors plus 3.2 GB of encoder files): for memory and speed measurements on a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from ola_core.model.configuration import OLA_MODEL_TYPE, OLA_ROPE_THETA, OlaConfig
+from ola_core.model.speech import (
+    BEATS_AS2M_CPT2_CFG,
+    TINY_BEATS_CFG,
+    TINY_WHISPER_DIMS,
+    WHISPER_LARGE_V3_DIMS,
+    load_beats_state,
+    load_whisper_encoder_state,
+    write_tiny_beats_file,
+    write_tiny_whisper_file,
+)
+from ola_core.model.tokenizer_files import ENDOFTEXT, IM_END, write_tokenizer_files
+
+MODEL_DIR_NAME = "Ola-7b"
+ENCODERS_DIR_NAME = "Ola_speech_encoders"
+WHISPER_FILE_NAME = "large-v3.pt"
+BEATS_FILE_NAME = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
+
+# Qwen2.5's special-token ids; the full-size tokenizer puts its special tokens there too.
+QWEN_ENDOFTEXT_ID = 151643
+TINY_VOCAB_SIZE = 384  # > len(tiny tokenizer), so loading exercises the official vocab shrink
+TINY_SHARDS = 2
+FULL_SHARD_BYTES = 5 * 10**9
+
+TINY_LLM: dict[str, Any] = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+TINY_VISION: dict[str, Any] = {"mm_hidden_size": 32, "vision_num_layers": 2, "vision_num_heads": 2}
+
+# The official generation_config.json (its token ids are remapped to the tokenizer written).
+OFFICIAL_GENERATION = {
+    "attn_implementation": "flash_attention_2",
+    "do_sample": True,
+    "repetition_penalty": 1.05,
+    "temperature": 0.7,
+    "top_k": 20,
+    "top_p": 0.8,
+}
+# Training-script leftovers that the official config.json carries (ignored at inference).
+_TRAINING_FIELDS: dict[str, Any] = {
+    "freeze_mm_mlp_adapter": False,
+    "freeze_mm_vision_resampler": False,
+    "freeze_speech_adapter": False,
+    "mm_projector_lr": None,
+    "mm_speech_encoder_lr": None,
+    "mm_vision_tower_lr": None,
+    "speech_projector_lr": None,
+    "tune_mm_mlp_adapter": False,
+    "tune_mm_vision_resampler": False,
+    "tune_speech_adapter": False,
+    "unfreeze_mm_vision_tower": False,
+    "use_cache": True,
+}
+
+
+@dataclass(frozen=True)
+class TinyCheckpoint:
+    """Where :func:`write_tiny_checkpoint` put the model folder and the two encoder files."""
+
+    model_dir: Path
+    speech_encoder_path: Path
+    music_encoder_path: Path
+
+
+def write_tiny_checkpoint(out_dir: Path, seed: int = 0, full_size: bool = False) -> TinyCheckpoint:
+    """Write a random Ola checkpoint (model folder + encoder folder) under ``out_dir``."""
+    out_dir = Path(out_dir)
+    model_dir, encoders_dir = out_dir / MODEL_DIR_NAME, out_dir / ENCODERS_DIR_NAME
+    model_dir.mkdir(parents=True, exist_ok=True)
+    whisper_dims = WHISPER_LARGE_V3_DIMS if full_size else TINY_WHISPER_DIMS
+    beats_cfg = BEATS_AS2M_CPT2_CFG if full_size else TINY_BEATS_CFG
+    whisper_path = write_tiny_whisper_file(encoders_dir / WHISPER_FILE_NAME, seed=seed, dims=whisper_dims)
+    beats_path = write_tiny_beats_file(encoders_dir / BEATS_FILE_NAME, seed=seed + 1, cfg=beats_cfg)
+
+    special_ids = write_tokenizer_files(
+        model_dir,
+        model_max_length=16384,
+        first_special_id=QWEN_ENDOFTEXT_ID if full_size else None,
+    )
+    config = tiny_config(special_ids, whisper_dims, beats_cfg) if not full_size else full_config(special_ids)
+    (model_dir / "config.json").write_text(json.dumps(official_config_dict(config), indent=2))
+    generation = {
+        **OFFICIAL_GENERATION,
+        "bos_token_id": special_ids[ENDOFTEXT],
+        "eos_token_id": [special_ids[IM_END], special_ids[ENDOFTEXT]],
+        "pad_token_id": special_ids[ENDOFTEXT],
+        "transformers_version": "4.43.4",
+    }
+    (model_dir / "generation_config.json").write_text(json.dumps(generation, indent=2))
+
+    tensors = random_state_dict(config, seed, whisper_path, beats_path)
+    if full_size:
+        _write_shards(model_dir, tensors, FULL_SHARD_BYTES)
+    else:  # small enough to hold: split evenly, so that loading goes through the sharded path
+        items = list(tensors)
+        total = sum(t.numel() * t.element_size() for _, t in items)
+        _write_shards(model_dir, iter(items), math.ceil(total / TINY_SHARDS))
+    return TinyCheckpoint(model_dir, whisper_path, beats_path)
+
+
+def tiny_config(
+    special_ids: dict[str, int], whisper_dims: dict[str, int], beats_cfg: dict[str, Any]
+) -> OlaConfig:
+    """Ola's configuration at toy size: the LLM, ViT and encoders shrunk, all Ola fields kept."""
+    return OlaConfig(
+        **TINY_LLM,
+        **TINY_VISION,
+        vocab_size=TINY_VOCAB_SIZE,
+        bos_token_id=special_ids[ENDOFTEXT],
+        eos_token_id=special_ids[IM_END],
+        speech_encoder_hidden_size=whisper_dims["n_audio_state"] + beats_cfg["encoder_embed_dim"],
+        speech_whisper_dims=dict(whisper_dims),
+        speech_beats_cfg=dict(beats_cfg),
+    )
+
+
+def full_config(special_ids: dict[str, int]) -> OlaConfig:
+    """Ola-7B's configuration (all defaults), with the tokenizer's special ids."""
+    return OlaConfig(bos_token_id=special_ids[ENDOFTEXT], eos_token_id=special_ids[IM_END])
+
+
+def official_config_dict(config: OlaConfig) -> dict[str, Any]:
+    """``config`` as transformers 4.43.4 wrote Ola's config.json (``rope_theta``, ``torch_dtype``…)."""
+    ours = config.to_dict()
+    rope = ours.pop("rope_parameters", None) or {}
+    data: dict[str, Any] = {
+        "_name_or_path": "THUdyh/Ola-7b",
+        "architectures": ["OmniSpeechVisionQwenForCausalLM"],
+        "attention_dropout": 0.0,
+        "hidden_act": "silu",
+        "initializer_range": 0.02,
+        "max_position_embeddings": config.max_position_embeddings,
+        "max_window_layers": config.max_window_layers,
+        "model_type": OLA_MODEL_TYPE,
+        "rms_norm_eps": config.rms_norm_eps,
+        "rope_scaling": None,
+        "rope_theta": rope.get("rope_theta", OLA_ROPE_THETA),
+        "sliding_window": None,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+        "transformers_version": "4.43.4",
+        "use_sliding_window": False,
+        **_TRAINING_FIELDS,
+    }
+    keep = [
+        "vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "bos_token_id",
+        "eos_token_id",
+        "mm_vision_tower",
+        "mm_vision_select_layer",
+        "mm_vision_select_feature",
+        "mm_projector_type",
+        "mm_hidden_size",
+        "mm_resampler_type",
+        "mm_use_im_start_end",
+        "mm_use_im_patch_token",
+        "use_mm_proj",
+        "speech_encoder",
+        "music_encoder",
+        "speech_encoder_type",
+        "speech_projector_type",
+        "speech_encoder_ds_rate",
+        "speech_encoder_hidden_size",
+        "tokenizer_model_max_length",
+        "tokenizer_padding_side",
+    ]
+    data.update({key: ours[key] for key in keep})
+    # Our own size fields only where they differ from full size (the real file lacks them).
+    default = OlaConfig()
+    for key in ("vision_num_layers", "vision_num_heads", "speech_whisper_dims", "speech_beats_cfg"):
+        if ours[key] != getattr(default, key):
+            data[key] = ours[key]
+    return dict(sorted(data.items()))
+
+
+# --- weights ---------------------------------------------------------------------------------------
+
+
+def random_state_dict(
+    config: OlaConfig, seed: int, whisper_path: Path, beats_path: Path
+) -> Iterator[tuple[str, Tensor]]:
+    """Every checkpoint tensor, in module order, as stored officially (bf16; BEATs fp32).
+
+    The speech encoder's copy inside the safetensors holds the encoder files' values (the
+    official shards carry such a copy; the loader takes the files' values regardless).
+    """
+    from ola_core.model.modeling import OlaForCausalLM
+
+    with torch.device("meta"):
+        skeleton = OlaForCausalLM(config)
+    _, whisper_state = load_whisper_encoder_state(whisper_path)
+    _, beats_state = load_beats_state(beats_path)
+    copies = {
+        f"model.speech_encoder.whisper_model.{k}": v.to(torch.bfloat16) for k, v in whisper_state.items()
+    }
+    copies |= {f"model.speech_encoder.beats_model.{k}": v.float() for k, v in beats_state.items()}
+    generator = torch.Generator().manual_seed(seed)
+    owners = {
+        f"{name}.{p}" if name else p: m
+        for name, m in skeleton.named_modules()
+        for p, _ in m.named_parameters(recurse=False)
+    }
+    for key, meta in skeleton.state_dict().items():
+        if key in copies:
+            yield key, copies[key].clone().contiguous()
+        else:
+            yield key, _random_tensor(key, meta, owners.get(key), generator).to(torch.bfloat16)
+
+
+def _random_tensor(key: str, meta: Tensor, owner: nn.Module | None, generator: torch.Generator) -> Tensor:
+    """A random value of sensible scale for one parameter, by the kind of module that owns it."""
+    noise = torch.randn(meta.shape, generator=generator)
+    is_norm = owner is not None and ("Norm" in type(owner).__name__)
+    if is_norm:
+        return 1.0 + 0.1 * noise if key.endswith("weight") else 0.1 * noise
+    if meta.ndim >= 2 and not key.endswith("pos_embed"):
+        fan_in = meta[0].numel()
+        gain = 2.0 if key == "lm_head.weight" else 1.0  # sharper logits: unambiguous greedy tokens
+        if key.endswith("embed_tokens.weight"):
+            fan_in = 1
+        return noise * (gain / math.sqrt(fan_in))
+    if key.endswith("pos_embed"):
+        return 0.5 * noise
+    return 0.1 * noise if key.endswith("bias") else noise / math.sqrt(meta.numel())
+
+
+def _write_shards(model_dir: Path, tensors: Iterator[tuple[str, Tensor]], max_shard_bytes: int) -> None:
+    """Official sharding: ``model-0000i-of-0000n.safetensors`` plus the index with the weight map.
+
+    Shards are written as they fill, so a full-size build never holds more than one in memory.
+    """
+    for old in model_dir.glob("model*.safetensors*"):
+        old.unlink()
+    temp_names: list[str] = []
+    weight_maps: list[list[str]] = []
+    shard: dict[str, Tensor] = {}
+    size = total = 0
+
+    def flush() -> None:
+        temp_names.append(f"partial-{len(temp_names):05d}.safetensors")
+        save_file(shard, str(model_dir / temp_names[-1]), metadata={"format": "pt"})
+        weight_maps.append(list(shard))
+        shard.clear()
+
+    for key, tensor in tensors:
+        nbytes = tensor.numel() * tensor.element_size()
+        if shard and size + nbytes > max_shard_bytes:
+            flush()
+            size = 0
+        shard[key] = tensor
+        size += nbytes
+        total += nbytes
+    flush()
+    n = len(temp_names)
+    weight_map: dict[str, str] = {}
+    for i, (temp, keys) in enumerate(zip(temp_names, weight_maps, strict=True)):
+        name = f"model-{i + 1:05d}-of-{n:05d}.safetensors"
+        (model_dir / temp).rename(model_dir / name)
+        weight_map.update(dict.fromkeys(keys, name))
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (model_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))

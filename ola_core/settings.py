@@ -1,0 +1,199 @@
+"""Typed user settings, stored as JSON under platformdirs' user config directory.
+
+One frozen dataclass per settings page (model, audio, voice, vision, generation) grouped in
+:class:`Settings`. Reading never crashes the app: unknown keys are ignored (a newer version may
+have written them), a wrong or out-of-range value falls back to its default with a warning, and
+an unreadable/corrupt file gives the defaults plus a warning. The GUI shows the warnings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import platformdirs
+
+from ola_core.errors import SettingsError
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "ola-assistant"
+Quantization = Literal["nf4", "int8", "none"]  # none = bf16 (the official dtype)
+ComputeDevice = Literal["auto", "cuda", "cpu"]
+EchoMode = Literal["speakers", "headphones"]
+SourceSetting = Literal["camera", "screen", "off"]
+
+
+def _range(lo: float, hi: float) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    model_dir: str | None = None  # folder of the Ola checkpoint; None until first-run setup found one
+    speech_encoders_dir: str | None = None  # folder with large-v3.pt and BEATs (None: inside model_dir)
+    quantization: Quantization = "nf4"
+    device: ComputeDevice = "auto"
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    microphone: str | None = None  # device name; None = system default
+    speaker: str | None = None
+    hands_free: bool = True  # False = push-to-talk
+    vad_sensitivity: int = field(default=2, metadata=_range(0, 3))  # webrtcvad aggressiveness
+    end_of_turn_silence_ms: int = field(default=700, metadata=_range(200, 3000))
+    echo_mode: EchoMode = "speakers"  # speakers: echo cancellation / gating; headphones: full barge-in
+    barge_in: bool = True
+    barge_in_ms: int = field(default=300, metadata=_range(100, 2000))  # sustained speech needed
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    speak_answers: bool = True
+    voice: str | None = None  # synthesizer-specific voice name; None = its default
+    speaking_rate: float = field(default=1.0, metadata=_range(0.5, 2.0))
+
+
+@dataclass(frozen=True)
+class VisionSettings:
+    source: SourceSetting = "off"  # the source active at start
+    camera: int = field(default=0, metadata=_range(0, 64))
+    monitor: int = field(default=1, metadata=_range(0, 16))  # mss numbering: 1 = first monitor
+    frames_per_turn: int = field(default=4, metadata=_range(1, 16))
+    max_side: int = field(default=768, metadata=_range(128, 1536))  # longest frame side kept
+    attach_view_to_typed: bool = True  # typed questions carry the current view when a source is on
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    # Defaults are the official Ola inference's (ola_core.engine.types.GenerationSettings).
+    max_new_tokens: int = field(default=1024, metadata=_range(1, 8192))
+    temperature: float = field(default=0.2, metadata=_range(0.0, 2.0))  # 0 = greedy
+    top_k: int = field(default=20, metadata=_range(1, 1000))
+    top_p: float = field(default=1.0, metadata=_range(0.05, 1.0))  # 1 = off
+    repetition_penalty: float = field(default=1.05, metadata=_range(0.8, 2.0))
+    system_prompt: str = ""  # "" = the model's own default system prompt
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: ModelSettings = ModelSettings()
+    audio: AudioSettings = AudioSettings()
+    voice: VoiceSettings = VoiceSettings()
+    vision: VisionSettings = VisionSettings()
+    generation: GenerationSettings = GenerationSettings()
+    language: str = "auto"  # answer/voice language hint ("auto", "en", "zh", …)
+    trace_file: str | None = None  # opt-in: append each turn's TurnTrace as a JSON line here
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> tuple[Settings, list[str]]:
+        """Validated settings and the warnings about values that were replaced by defaults."""
+        warnings: list[str] = []
+        return _build(cls, data, "", warnings), warnings
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], data: Any, prefix: str, warnings: list[str]) -> T:
+    default = cls()
+    if not isinstance(data, dict):
+        if data is not None:
+            warnings.append(f"settings: {prefix or 'file'} is not an object; using defaults")
+        return default
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        name = f"{prefix}{f.name}"
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            values[f.name] = _build(hint, data[f.name], f"{name}.", warnings)  # type: ignore[arg-type]
+            continue
+        ok, value = _coerce(data[f.name], hint, f.metadata.get("range"))
+        if ok:
+            values[f.name] = value
+        else:
+            warnings.append(
+                f"settings: {name}={data[f.name]!r} is not valid; using {getattr(default, f.name)!r}"
+            )
+    return dataclasses.replace(default, **values)  # type: ignore[type-var]
+
+
+def _coerce(value: Any, hint: Any, bounds: tuple[float, float] | None) -> tuple[bool, Any]:
+    """(True, value) when ``value`` fits the annotation ``hint`` (and ``bounds``), else (False, None)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arm in typing.get_args(hint):
+            ok, out = _coerce(value, arm, bounds)
+            if ok:
+                return True, out
+        return False, None
+    if origin is Literal:
+        return (value in typing.get_args(hint)), value
+    if hint is type(None):
+        return value is None, None
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False, None
+        if hint is int and value != int(value):
+            return False, None
+        out = hint(value)
+        if bounds is not None and not bounds[0] <= out <= bounds[1]:
+            return False, None
+        return True, out
+    if hint is str:
+        return isinstance(value, str), value
+    return False, None
+
+
+def settings_path() -> Path:
+    """``<user config dir>/ola-assistant/settings.json`` (``OLA_CONFIG_DIR`` overrides the folder)."""
+    folder = os.environ.get("OLA_CONFIG_DIR")
+    base = Path(folder) if folder else platformdirs.user_config_path(APP_NAME)
+    return base / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
+    """Read the settings file; a missing file gives the defaults, a broken one defaults + a warning."""
+    path = path or settings_path()
+    if not path.exists():
+        return Settings(), []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning("settings file %s unreadable: %s", path, error)
+        return Settings(), [f"The settings file {path} could not be read ({error}); the defaults are used."]
+    return Settings.from_dict(data)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write atomically (temp file + rename) so a crash never leaves a half-written file."""
+    path = path or settings_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(settings.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as error:
+        raise SettingsError(
+            f"Could not save the settings to {path}: {error}. Check that the folder is writable."
+        ) from error
+    return path

@@ -1,0 +1,131 @@
+"""The any-language fallback voice: the espeak-ng program, run as a subprocess.
+
+Why: Ola answers in Chinese as readily as in English, and no Chinese neural voice is available
+without a model download. espeak-ng (GPL-3.0, Debian ``espeak-ng``; also packaged for macOS and
+Windows) speaks ~100 languages including Mandarin (``cmn``), needs no model files, and is far
+faster than real time even counting process start (benchmarks/RESULTS.md "Speech"). It sounds
+robotic, so it is used only for languages the better voices lack.
+
+A subprocess instead of libespeak-ng via ctypes: the library keeps global state (one voice at a
+time, a callback API that must not be re-entered), the program is a clean unit we can kill on
+barge-in, and its raw output streams while it is still synthesizing.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import subprocess
+import threading
+from collections.abc import Iterator
+from typing import cast
+
+import numpy as np
+
+from ola_core.errors import SynthesisError
+from ola_core.speech.language import detect_language
+from ola_core.speech.synthesizer import Synthesizer
+
+__all__ = ["EspeakSynthesizer"]
+
+# Our language codes -> espeak-ng voice names (espeak-ng --voices lists them all).
+LANGUAGE_VOICES: dict[str, str] = {
+    "en": "en-us",
+    "zh": "cmn",
+    "yue": "yue",
+    "ja": "ja",
+    "ko": "ko",
+    "ru": "ru",
+    "ar": "ar",
+    "el": "el",
+    "hi": "hi",
+    "th": "th",
+    "fr": "fr",
+    "de": "de",
+    "es": "es",
+    "it": "it",
+    "pt": "pt",
+}
+_HEADER_BYTES = 44  # canonical RIFF/WAVE header of `espeak-ng --stdout`
+_READ_BYTES = 4096  # ~93 ms of 22.05 kHz int16: small enough to start playback early
+
+
+def _program() -> str | None:
+    return shutil.which("espeak-ng") or shutil.which("espeak")
+
+
+class EspeakSynthesizer(Synthesizer):
+    """Any-language speech from espeak-ng; the voice is chosen from the sentence's language."""
+
+    name = "espeak-ng"
+    sample_rate = 22_050  # espeak-ng's fixed output rate
+    languages = frozenset(LANGUAGE_VOICES)
+
+    def __init__(self, words_per_minute: int = 165) -> None:
+        self.words_per_minute = words_per_minute
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        if _program() is None:
+            return "the espeak-ng program is not installed (Debian/Ubuntu: apt install espeak-ng)"
+        return None
+
+    def voices(self) -> tuple[str, ...]:
+        return tuple(sorted(set(LANGUAGE_VOICES.values())))
+
+    def warm_up(self) -> None:
+        for _ in self.synthesize("ok"):  # loads the program and its data into the page cache
+            pass
+
+    def cancel(self) -> None:
+        super().cancel()
+        with self._lock:
+            for process in self._running:
+                process.kill()
+
+    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
+        """``voice``: an espeak-ng voice name; else the one for the language ``text`` is written in."""
+        epoch = self._cancel_epoch()
+        program = _program()
+        if program is None:
+            raise SynthesisError(f"Cannot speak: {self.unavailable_reason()}.")
+        name = voice or LANGUAGE_VOICES.get(detect_language(text), "en-us")
+        command = [program, "--stdout", "-v", name, "-s", str(self.words_per_minute)]
+        # The text goes through stdin, never the command line: it cannot be mistaken for an option.
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        with self._lock:
+            self._running.add(process)
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(text.encode("utf-8"))
+            process.stdin.close()
+            header = process.stdout.read(_HEADER_BYTES)
+            if len(header) == _HEADER_BYTES and struct.unpack("<I", header[24:28])[0] != self.sample_rate:
+                raise SynthesisError("espeak-ng produced an unexpected sample rate; reinstall espeak-ng.")
+            stdout = cast(io.BufferedReader, process.stdout)
+            carry = b""
+            while not self._cancelled_since(epoch):
+                block = stdout.read1(_READ_BYTES)
+                if not block:
+                    break
+                data, carry = carry + block, b""
+                if len(data) % 2:  # int16 samples may straddle two reads
+                    data, carry = data[:-1], data[-1:]
+                yield (np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0)  # (n,) 22.05 kHz
+            if process.wait() != 0 and not self._cancelled_since(epoch):
+                error = process.stderr.read().decode("utf-8", "replace").strip() if process.stderr else ""
+                raise SynthesisError(f"espeak-ng failed with voice {name!r}: {error or 'no message'}")
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+            with self._lock:
+                self._running.discard(process)

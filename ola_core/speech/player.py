@@ -1,0 +1,509 @@
+"""AudioPlayer: gapless playback of synthesized chunks through one sounddevice output stream.
+
+Design, and why:
+
+* One ``OutputStream`` stays open for the whole answer and its callback pulls from a queue of
+  chunks already resampled to the device rate (soxr, one streaming resampler per source rate),
+  so consecutive chunks and sentences join sample-exactly: no gap, no click.
+* Timestamps come from the audio clock, not from when a chunk was queued: the callback knows
+  when the first sample of each block reaches the DAC (``outputBufferDacTime``), so "sentence
+  started playing" is the moment the user can hear it. Events are delivered by a small
+  dispatcher thread at that moment (never from the PortAudio callback, which must not block).
+* ``stop()`` (barge-in) empties the queue and aborts the stream, which also discards what
+  PortAudio/the server already buffered, then restarts it: silence within one block instead of
+  after the whole device latency.
+* Everything actually sent to the device, silence included, is kept in :class:`PlayedSignal`
+  with DAC timestamps: the reference an echo canceller subtracts from the microphone.
+* A device that disappears (the stream finishes or stops calling back without being asked)
+  becomes a :class:`DeviceLost` event; the queued audio is dropped and the next ``play()``
+  opens a stream again (on the default device if the chosen one is gone).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soxr
+
+from ola_core.errors import AudioDeviceError
+
+__all__ = ["AudioPlayer", "ChunkStarted", "DeviceLost", "PlaybackFinished", "PlayedAudio", "PlayedSignal"]
+
+log = logging.getLogger(__name__)
+
+_STALL_SECONDS = 1.0  # no callback for this long on a started stream: the device is gone
+
+
+@dataclass(frozen=True)
+class ChunkStarted:
+    """The first sample of the chunk queued with ``marker`` reached the device at ``t``."""
+
+    marker: object
+    t: float  # time.monotonic() of the first sample at the DAC
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    """The last sample queued before ``end(marker)`` reached the device at ``t``."""
+
+    marker: object
+    t: float
+
+
+@dataclass(frozen=True)
+class DeviceLost:
+    """The output device disappeared; queued audio was dropped."""
+
+    error: AudioDeviceError
+    t: float
+
+
+PlayerEvent = ChunkStarted | PlaybackFinished | DeviceLost
+
+
+@dataclass(frozen=True)
+class PlayedAudio:
+    """A stretch of what was sent to the speaker."""
+
+    pcm: np.ndarray  # (n,) float32 mono, after volume
+    sample_rate: int
+    start_index: int  # index of pcm[0] in the stream of everything ever played
+    t_start: float  # time.monotonic() when pcm[0] reached the DAC
+
+
+class PlayedSignal:
+    """Ring buffer of the mono signal sent to the device, with the DAC time of each block.
+
+    Written by the audio callback only; read by any thread (an echo canceller keeps a cursor and
+    calls :meth:`read` with it).
+    """
+
+    def __init__(self, sample_rate: int, seconds: float) -> None:
+        self.sample_rate = sample_rate
+        self._ring = np.zeros(max(1, int(sample_rate * seconds)), np.float32)
+        self._written = 0  # samples ever written
+        self._anchors: collections.deque[tuple[int, float]] = collections.deque(maxlen=4096)  # (index, t)
+        self._lock = threading.Lock()
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def write(self, block: np.ndarray, t0: float) -> None:
+        size = len(self._ring)
+        n = min(len(block), size)
+        with self._lock:
+            start = self._written % size
+            first = min(n, size - start)
+            self._ring[start : start + first] = block[-n:][:first]
+            self._ring[: n - first] = block[-n:][first:]
+            self._anchors.append((self._written, t0))
+            self._written += len(block)
+
+    def read(self, since: int = 0) -> PlayedAudio:
+        """Everything written from sample index ``since`` (clamped to what the ring still holds)."""
+        with self._lock:
+            size = len(self._ring)
+            start = max(since, self._written - size, 0)
+            count = self._written - start
+            first = start % size
+            pcm = np.concatenate(
+                [self._ring[first : first + count], self._ring[: max(0, first + count - size)]]
+            )
+            t_start = self._time_of(start)
+        return PlayedAudio(pcm, self.sample_rate, start, t_start)
+
+    def latest(self, seconds: float) -> PlayedAudio:
+        return self.read(self._written - int(seconds * self.sample_rate))
+
+    def _time_of(self, index: int) -> float:
+        for anchor_index, anchor_t in reversed(self._anchors):
+            if anchor_index <= index:
+                return anchor_t + (index - anchor_index) / self.sample_rate
+        return float("nan")
+
+
+@dataclass
+class _Audio:
+    pcm: np.ndarray  # (n,) float32 at the device rate
+
+
+@dataclass(frozen=True)
+class _Mark:
+    marker: object
+
+
+@dataclass(frozen=True)
+class _End:
+    marker: object
+
+
+_Item = _Audio | _Mark | _End
+
+
+class _Converter:
+    """Resamples one source rate to the device rate, keeping markers at their exact sample.
+
+    A streaming resampler holds back a few milliseconds of output, so "after the resampled
+    output of chunk k" is not where chunk k+1 starts; markers are placed at source position ×
+    rate ratio instead, inside whichever later output reaches that position.
+    """
+
+    def __init__(self, source_rate: int, device_rate: int) -> None:
+        self.source_rate = source_rate
+        self.ratio = device_rate / source_rate
+        self._stream = (
+            None
+            if source_rate == device_rate
+            else soxr.ResampleStream(source_rate, device_rate, 1, dtype="float32", quality="HQ")
+        )
+        self._fed = 0  # source samples in
+        self._made = 0  # device-rate samples out
+        self._marks: collections.deque[tuple[int, object]] = collections.deque()  # (output index, marker)
+
+    def convert(self, pcm: np.ndarray, marker: object = None) -> list[_Item]:
+        if marker is not None:
+            self._marks.append((round(self._fed * self.ratio), marker))
+        self._fed += len(pcm)
+        out = pcm.copy() if self._stream is None else self._stream.resample_chunk(pcm)
+        return self._place(out)
+
+    def finish(self) -> list[_Item]:
+        """The resampler's tail, and any marker not yet reached."""
+        tail = (
+            np.zeros(0, np.float32)
+            if self._stream is None
+            else self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
+        )
+        items = self._place(tail)
+        items += [_Mark(marker) for _, marker in self._marks]
+        self._marks.clear()
+        return items
+
+    def _place(self, out: np.ndarray) -> list[_Item]:
+        items: list[_Item] = []
+        cursor = 0
+        while self._marks and self._marks[0][0] <= self._made + len(out):
+            cut = max(0, self._marks[0][0] - self._made)
+            if cut > cursor:
+                items.append(_Audio(out[cursor:cut]))
+            cursor = max(cursor, cut)
+            items.append(_Mark(self._marks.popleft()[1]))
+        if cursor < len(out):
+            items.append(_Audio(out[cursor:]))
+        self._made += len(out)
+        return items
+
+
+class AudioPlayer:
+    """Plays float32 mono chunks at any sample rate on one output device; see the module docstring.
+
+    ``device``: a sounddevice device index or name (None: the system default). ``on_event``
+    receives :data:`PlayerEvent` objects on the player's dispatcher thread.
+    """
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        block_ms: float = 10.0,
+        latency: float | str = "low",
+        volume: float = 1.0,
+        reference_seconds: float = 10.0,
+        on_event: Callable[[PlayerEvent], None] | None = None,
+    ) -> None:
+        self.device = device
+        self.block_ms = block_ms
+        self.latency = latency
+        self.reference_seconds = reference_seconds
+        self.on_event = on_event
+        self._volume = float(np.clip(volume, 0.0, 1.0))
+        self._items: collections.deque[_Item] = collections.deque()
+        self._offset = 0  # samples of _items[0] already played
+        self._lock = threading.Lock()
+        self._converter: _Converter | None = None  # for the source rate of the chunks now arriving
+        self._stream: Any = None
+        self._rate = 0
+        self._channels = 0
+        self._block: np.ndarray = np.zeros(0, np.float32)
+        self._notices: queue.SimpleQueue[tuple[PlayerEvent, int] | None] = queue.SimpleQueue()
+        self._epoch = 0  # bumped by stop(): notices of dropped audio are not delivered
+        self._expected_finish = False
+        self._last_callback = 0.0
+        self._clock_anchor = 0.0  # DAC time of the first frame since the stream (re)started
+        self._clock_frames = 0  # frames written since then
+        self._clock_measured = False  # the anchor came from a DAC time, not a latency guess
+        self._underruns = 0
+        self._playing = False  # audio queued and its end() not reached: running dry is a gap
+        self._idle = threading.Event()
+        self._idle.set()
+        self._dispatcher: threading.Thread | None = None
+        self._closed = threading.Event()
+        self.played: PlayedSignal | None = None
+
+    # -- properties -----------------------------------------------------------------------------
+    @property
+    def volume(self) -> float:
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        self._volume = float(np.clip(value, 0.0, 1.0))
+
+    @property
+    def sample_rate(self) -> int:
+        """The device rate (0 before the stream is open)."""
+        return self._rate
+
+    @property
+    def underruns(self) -> int:
+        """Blocks in which queued audio ran out before ``end()``: audible gaps."""
+        return self._underruns
+
+    @property
+    def output_latency(self) -> float:
+        return float(self._stream.latency) if self._stream is not None else 0.0
+
+    # -- commands -------------------------------------------------------------------------------
+    def open(self) -> None:
+        """Open and start the output stream now (``play`` does it on demand)."""
+        if self._stream is None:
+            self._open_stream()
+
+    def play(self, pcm: np.ndarray, sample_rate: int, marker: object = None) -> None:
+        """Queue a chunk (n,) float32 mono; ``marker`` (if not None) gets a ChunkStarted event."""
+        self.open()
+        converter = self._converter
+        if converter is None or converter.source_rate != sample_rate:
+            self._enqueue(converter.finish() if converter else [])
+            converter = self._converter = _Converter(sample_rate, self._rate)
+        self._enqueue(converter.convert(np.asarray(pcm, np.float32).reshape(-1), marker))
+
+    def end(self, marker: object = None) -> None:
+        """No more audio for now: play out the resampler's tail, then report PlaybackFinished."""
+        self.open()
+        converter, self._converter = self._converter, None
+        self._enqueue([*(converter.finish() if converter else []), _End(marker)])
+
+    def stop(self) -> None:
+        """Silence now and drop everything queued (barge-in). The player stays usable."""
+        with self._lock:
+            self._epoch += 1
+            self._items.clear()
+            self._offset = 0
+            self._playing = False
+            self._idle.set()
+        self._converter = None
+        stream = self._stream
+        if stream is not None:
+            # abort() discards the audio PortAudio and the sound server already hold; restart at once.
+            self._expected_finish = True
+            try:
+                stream.abort()
+                self._last_callback = time.monotonic()
+                self._clock_frames = 0
+                stream.start()
+            except Exception as error:  # the device vanished meanwhile
+                self._lose(AudioDeviceError(f"The speaker stopped working ({error})."))
+            finally:
+                self._expected_finish = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until everything queued has been played; False on timeout."""
+        return self._idle.wait(timeout)
+
+    def set_device(self, device: int | str | None) -> None:
+        """Use another output device from the next ``play`` on (the current audio is dropped)."""
+        self.stop()
+        self._close_stream()
+        self.device = device
+
+    def close(self) -> None:
+        self.stop()
+        self._close_stream()
+        self._closed.set()
+        self._notices.put(None)
+        if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
+            self._dispatcher.join(timeout=2.0)
+        self._dispatcher = None
+
+    def __enter__(self) -> AudioPlayer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------------
+    def _enqueue(self, items: list[_Item]) -> None:
+        if not items:
+            return
+        with self._lock:
+            self._items.extend(items)
+            self._playing = self._playing or any(isinstance(item, _Audio) for item in items)
+            self._idle.clear()
+
+    def _open_stream(self) -> None:
+        import sounddevice as sd
+
+        device = self.device
+        try:
+            info = sd.query_devices(device, "output")
+        except (ValueError, sd.PortAudioError) as error:
+            if device is None:
+                raise AudioDeviceError(
+                    f"No speaker found ({error}). Connect one, or pick an output device in the settings."
+                ) from error
+            log.warning("output device %r is gone; using the default (%s)", device, error)
+            self.device = device = None
+            info = sd.query_devices(None, "output")
+        self._rate = int(info["default_samplerate"])
+        self._channels = max(1, min(2, int(info["max_output_channels"])))
+        blocksize = max(64, int(self._rate * self.block_ms / 1000))
+        self._block = np.zeros(blocksize * 4, np.float32)
+        if self.played is None or self.played.sample_rate != self._rate:
+            self.played = PlayedSignal(self._rate, self.reference_seconds)
+        try:
+            stream = sd.OutputStream(
+                device=device,
+                samplerate=self._rate,
+                channels=self._channels,
+                dtype="float32",
+                blocksize=blocksize,
+                latency=self.latency,
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+            self._last_callback = time.monotonic()
+            self._clock_frames = 0
+            stream.start()
+        except sd.PortAudioError as error:
+            raise AudioDeviceError(
+                f"Cannot open the speaker {device if device is not None else '(default)'}: {error}. "
+                "Pick another output device in the settings."
+            ) from error
+        self._stream = stream
+        if self._dispatcher is None:
+            self._closed.clear()
+            self._dispatcher = threading.Thread(
+                target=self._dispatch, name="audio-player-events", daemon=True
+            )
+            self._dispatcher.start()
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            self._expected_finish = True
+            with contextlib.suppress(Exception):  # a lost device may refuse to close cleanly
+                stream.abort()
+                stream.close()
+            self._expected_finish = False
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio's thread: copy queued samples out; no allocation beyond small notices."""
+        now = time.monotonic()
+        self._last_callback = now
+        lead = time_info.outputBufferDacTime - time_info.currentTime  # 0 when the host cannot tell
+        measured = now + lead if lead > 0 else None
+        # Frames written are the steady clock (callback wake-ups jitter by milliseconds); a measured
+        # DAC time anchors it (re-anchors after a restart or an xrun) and corrects slow drift.
+        t0 = self._clock_anchor + self._clock_frames / self._rate
+        if self._clock_frames == 0 or (
+            measured is not None and (not self._clock_measured or abs(measured - t0) > 0.05)
+        ):
+            self._clock_anchor = measured if measured is not None else now + self.output_latency
+            self._clock_frames, self._clock_measured, t0 = 0, measured is not None, self._clock_anchor
+        elif measured is not None:
+            self._clock_anchor += 0.02 * (measured - t0)
+        self._clock_frames += frames
+        if len(self._block) < frames:
+            self._block = np.zeros(frames, np.float32)
+        block = self._block[:frames]
+        filled = 0
+        with self._lock:
+            epoch = self._epoch
+            items = self._items
+            while filled < frames and items:
+                item = items[0]
+                if isinstance(item, _Audio):
+                    n = min(frames - filled, len(item.pcm) - self._offset)
+                    block[filled : filled + n] = item.pcm[self._offset : self._offset + n]
+                    filled += n
+                    self._offset += n
+                    if self._offset < len(item.pcm):
+                        break
+                    self._offset = 0
+                elif isinstance(item, _Mark):
+                    self._notices.put((ChunkStarted(item.marker, t0 + filled / self._rate), epoch))
+                else:
+                    self._notices.put((PlaybackFinished(item.marker, t0 + filled / self._rate), epoch))
+                    self._playing = False
+                items.popleft()
+            if filled < frames and self._playing:
+                self._underruns += 1
+            if not items:
+                self._idle.set()
+        if filled < frames:
+            block[filled:] = 0.0
+        block *= self._volume
+        outdata[:] = block[:, None]
+        if self.played is not None:
+            self.played.write(block, t0)
+
+    def _finished(self) -> None:
+        if not self._expected_finish:
+            self._notices.put(
+                (DeviceLost(AudioDeviceError("The speaker disappeared."), time.monotonic()), -1)
+            )
+
+    def _lose(self, error: AudioDeviceError) -> None:
+        with self._lock:
+            self._items.clear()
+            self._offset = 0
+            self._playing = False
+            self._idle.set()
+            self._epoch += 1
+        self._converter = None
+        self._close_stream()
+        log.warning("%s", error)
+        self._emit(DeviceLost(error, time.monotonic()))
+
+    def _dispatch(self) -> None:
+        """Deliver notices at the time their sample is heard; watch for a stalled device."""
+        while not self._closed.is_set():
+            try:
+                notice = self._notices.get(timeout=0.1)
+            except queue.Empty:
+                stream = self._stream
+                if stream is not None and time.monotonic() - self._last_callback > _STALL_SECONDS:
+                    self._lose(AudioDeviceError("The speaker stopped playing (no audio callbacks)."))
+                continue
+            if notice is None:
+                return
+            event, epoch = notice
+            if isinstance(event, DeviceLost):
+                stream = self._stream
+                if stream is not None and not stream.active and not self._expected_finish:
+                    self._lose(event.error)
+                continue
+            delay = event.t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if epoch == self._epoch:  # not dropped by a stop() meanwhile
+                self._emit(event)
+
+    def _emit(self, event: PlayerEvent) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:  # a broken listener must not kill playback
+            log.exception("audio player event handler failed")

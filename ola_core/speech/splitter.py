@@ -1,0 +1,242 @@
+"""Incremental sentence splitting: model text deltas in, speakable chunks out, as early as natural.
+
+The voice must start while the model is still writing, so each finished sentence is handed to
+the synthesizer at once; the very first chunk may even end at a clause break (a comma or colon)
+once it is long enough, because the first audio is what the user waits for. Rules, in the
+spirit of LiveKit's and RealtimeTTS's rule-based splitters (research/tts.md §5), with no data
+downloads:
+
+* a sentence ends at ``。！？；`` (no space needed) or at ``.!?`` followed by white space and a
+  word that does not start in lower case; closing quotes and brackets stay with the sentence;
+* never at a decimal point (3.14), after a title or an initial (Dr., J.), inside a dotted
+  abbreviation (U.S., e.g., p.m.), at an ellipsis (... or …), inside a URL or inline code;
+* a line end (heading, list item, paragraph) is a hard boundary;
+* a piece shorter than ``min_units`` is merged with the next one;
+* a run-on is cut after ``max_units`` at its last clause break, else its last space.
+
+Lengths are counted in "units": one per character, two per CJK character (a Han character
+carries about as much speech as two Latin letters). Markdown is removed first
+(:mod:`ola_core.speech.markdown`). Decisions depend only on the text seen so far; when the text
+ends right after a possible boundary the splitter waits for the next character, so how the
+deltas are cut never changes the chunks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ola_core.speech.markdown import ATOM_END, ATOM_START, MarkdownStripper, is_cjk
+
+__all__ = ["SentenceSplitter"]
+
+_CJK_ENDS = "。！？；"
+_LATIN_ENDS = ".!?"
+_CLOSERS = "\"'”’)]}」』）】》"
+_CJK_CLAUSE = "，、："
+_LATIN_CLAUSE = ",:;"
+# A full stop after one of these is not a sentence end: they precede a name or a number.
+_TITLES = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "mx",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "mt",
+        "rev",
+        "hon",
+        "gen",
+        "col",
+        "capt",
+        "lt",
+        "sgt",
+        "cpl",
+        "fr",
+        "pres",
+        "gov",
+        "sen",
+        "rep",
+        "fig",
+        "figs",
+        "no",
+        "nos",
+        "vs",
+        "cf",
+        "approx",
+        "ca",
+        "dept",
+        "vol",
+        "ch",
+        "sec",
+        "art",
+        "ed",
+        "eds",
+        "op",
+    ]
+)
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:。！？；，、：])")
+
+
+def _units(char: str) -> int:
+    return 2 if is_cjk(char) else 1
+
+
+class SentenceSplitter:
+    """Feed text deltas, receive speakable chunks; :meth:`flush` at the end of the answer.
+
+    ``first_clause_units``: the first chunk may end at a clause break once this long (None: never).
+    """
+
+    def __init__(
+        self,
+        *,
+        min_units: int = 12,
+        first_clause_units: int | None = 20,
+        max_units: int = 200,
+        markdown: bool = True,
+    ) -> None:
+        if not 0 < min_units < max_units:
+            raise ValueError("need 0 < min_units < max_units")
+        self.min_units = min_units
+        self.first_clause_units = first_clause_units
+        self.max_units = max_units
+        self._markdown = MarkdownStripper() if markdown else None
+        self._text = ""  # speakable text not yet emitted
+        self._emitted = False
+
+    def feed(self, delta: str) -> list[str]:
+        """Chunks completed by ``delta`` (often none)."""
+        self._text += self._markdown.feed(delta) if self._markdown else delta
+        return self._drain(final=False)
+
+    def flush(self) -> list[str]:
+        """The remaining chunks at the end of the text; the splitter is then ready for a new one."""
+        if self._markdown:
+            self._text += self._markdown.flush()
+        chunks = self._drain(final=True)
+        if rest := _clean(self._text):
+            chunks.append(rest)
+        self.reset()
+        return chunks
+
+    def reset(self) -> None:
+        """Forget everything (barge-in: the rest of the answer will never come)."""
+        if self._markdown:
+            self._markdown = MarkdownStripper()
+        self._text = ""
+        self._emitted = False
+
+    # -- finding cuts -------------------------------------------------------------------------
+    def _drain(self, final: bool) -> list[str]:
+        chunks = []
+        while (cut := self._find_cut(final)) is not None:
+            piece, self._text = self._text[:cut], self._text[cut:]
+            if chunk := _clean(piece):
+                chunks.append(chunk)
+                self._emitted = True
+        return chunks
+
+    def _find_cut(self, final: bool) -> int | None:
+        """Index just after the next chunk in ``self._text``, or None (no cut yet / wait for text)."""
+        t = self._text
+        n = len(t)
+        units = 0
+        in_atom = False
+        last_clause = last_space = 0
+        run_end = 0  # the rest of a punctuation run already judged as a whole ("...", "?!")
+        for j, c in enumerate(t):
+            if c == ATOM_START:
+                in_atom = True
+                continue
+            if c == ATOM_END:
+                in_atom = False
+            units += _units(c)
+            if in_atom:
+                continue
+            long_enough = units >= self.min_units
+            if c == "\n":
+                if long_enough:
+                    return j + 1
+            elif j < run_end:
+                pass
+            elif c in _CJK_ENDS or c in _LATIN_ENDS:
+                k = j + 1
+                while k < n and (t[k] in _CJK_ENDS or t[k] in _LATIN_ENDS or t[k] in _CLOSERS):
+                    k += 1
+                run_end = k
+                if long_enough:
+                    decision = self._sentence_end(t, j, k, final)
+                    if decision is None:
+                        return None
+                    if decision:
+                        return k
+            elif c in _CJK_CLAUSE or c in _LATIN_CLAUSE:
+                after = j + 1
+                if c in _LATIN_CLAUSE:
+                    if after == n and not final:
+                        return None  # "1," may become "1,000"
+                    if after < n and not t[after].isspace():
+                        continue  # 1,000 or 10:30
+                if units >= self.min_units:
+                    last_clause = after
+                if self._may_cut_first(units):
+                    return after
+            elif c.isspace():
+                last_space = j + 1
+            elif is_cjk(c) and units >= self.min_units:
+                last_space = j + 1  # CJK text has no spaces: any character boundary will do
+            if units >= self.max_units:
+                return last_clause or last_space or j + 1
+        return None
+
+    def _may_cut_first(self, units: int) -> bool:
+        return not self._emitted and self.first_clause_units is not None and units >= self.first_clause_units
+
+    @staticmethod
+    def _sentence_end(t: str, j: int, k: int, final: bool) -> bool | None:
+        """Is the punctuation run t[j:k] a sentence end? None: cannot tell before more text comes."""
+        run = t[j:k]
+        if "..." in run or "…" in run:
+            return False
+        if t[j] in _CJK_ENDS:
+            return k < len(t) or final or None
+        if k == len(t):
+            return True if final else None
+        if not t[k].isspace():
+            return False  # 3.14, example.com, e.g.x
+        if t[k] == "\n":
+            return True
+        m = k
+        while m < len(t) and t[m].isspace():
+            m += 1
+        if m == len(t):
+            return True if final else None
+        if t[m].islower():
+            return False  # "e.g. some", "approx. five": a sentence does not start in lower case
+        return not (run.startswith(".") and _is_abbreviation(t, j))
+
+
+def _is_abbreviation(t: str, j: int) -> bool:
+    """Whether the word ending at the full stop t[j] is a title, an initial or a dotted abbreviation."""
+    start = j
+    while start > 0 and not t[start - 1].isspace():
+        start -= 1
+    word = t[start:j].lstrip("\"'“‘([")
+    if not word or word.endswith(ATOM_END):
+        return False
+    if word.lower() in _TITLES or (len(word) == 1 and word.isalpha()):
+        return True
+    parts = word.split(".")
+    return len(parts) > 1 and all(p.isalpha() for p in parts) and len(parts[-1]) <= 2
+
+
+def _clean(piece: str) -> str:
+    """The chunk as the voice gets it: markers gone, white space collapsed; "" if nothing to say."""
+    text = piece.replace(ATOM_START, "").replace(ATOM_END, "")
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", text)).strip()
+    return text if any(ch.isalnum() for ch in text) else ""

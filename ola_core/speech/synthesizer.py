@@ -1,0 +1,209 @@
+"""The `Synthesizer` contract every voice implements, and the watchdog that guards it.
+
+A synthesizer turns one sentence into float32 mono PCM chunks at its declared ``sample_rate``.
+It is driven from one synthesis thread, sentence after sentence; ``cancel()`` may come from any
+thread (barge-in) and stops the ``synthesize()`` calls running at that moment between chunks.
+
+Why a watchdog: the CosyVoice runtime can hang forever when its LLM thread dies (it polls a
+dictionary that is never filled; research/tts.md §1.2), and a hung synthesizer would hang the
+whole turn. :class:`WatchdogSynthesizer` runs the wrapped generator on a worker thread and turns
+"no chunk for N seconds" into :class:`~ola_core.errors.SynthesisError`. A Python thread cannot
+be killed, so a truly stuck worker is cancelled and abandoned (it is a daemon thread); every
+synthesizer that honours ``cancel()`` between chunks leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ola_core.errors import OlaError, SynthesisError
+
+__all__ = ["Synthesizer", "WatchdogSynthesizer"]
+
+
+class Synthesizer(ABC):
+    """One voice engine: text in, float32 mono PCM chunks (values in [-1, 1]) out.
+
+    Subclasses set the three class (or instance) attributes and implement ``synthesize``.
+    ``cancel`` has a working default: it bumps a counter, and ``synthesize`` implementations call
+    :meth:`_cancel_epoch` once at their start and :meth:`_cancelled_since` between chunks. The
+    counter (rather than a flag that ``synthesize`` would clear) makes a cancel that races with
+    the start of the next sentence harmless: only calls already running are stopped.
+    """
+
+    name: str
+    sample_rate: int
+    languages: frozenset[str]  # ISO 639-1 codes this voice speaks well, e.g. {"en"} or {"zh", "en"}
+
+    _cancels: int = 0
+
+    @abstractmethod
+    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
+        """Yield float32 mono chunks (n,) for ``text``; stop between chunks once cancelled."""
+
+    def warm_up(self) -> None:
+        """Pay one-off costs (sessions, caches, graph compilation) before the first real sentence."""
+        for _ in self.synthesize("Hello."):
+            pass
+
+    def cancel(self) -> None:
+        """Stop the ``synthesize`` calls running now, between chunks. Safe from any thread."""
+        self._cancels += 1
+
+    def voices(self) -> tuple[str, ...]:
+        """Names accepted as ``voice``; empty when the engine has a single voice."""
+        return ()
+
+    def _cancel_epoch(self) -> int:
+        return self._cancels
+
+    def _cancelled_since(self, epoch: int) -> bool:
+        return self._cancels != epoch
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    pcm: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+_DONE = object()
+_worker_ids = itertools.count()
+
+
+class WatchdogSynthesizer(Synthesizer):
+    """Wraps a synthesizer so that a stall or crash becomes a :class:`SynthesisError`.
+
+    ``first_chunk_timeout`` bounds the wait for the first chunk of a sentence (model start-up and
+    the first streamed packet of a large model are slow), ``chunk_timeout`` the wait for each
+    further chunk. Exceptions from the wrapped engine are re-raised as ``SynthesisError`` (an
+    :class:`~ola_core.errors.OlaError` already meant for the user passes through unchanged).
+    """
+
+    def __init__(
+        self, inner: Synthesizer, *, first_chunk_timeout: float = 20.0, chunk_timeout: float = 10.0
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.sample_rate = inner.sample_rate
+        self.languages = inner.languages
+        self.first_chunk_timeout = first_chunk_timeout
+        self.chunk_timeout = chunk_timeout
+
+    def voices(self) -> tuple[str, ...]:
+        return self.inner.voices()
+
+    def warm_up(self) -> None:
+        self._guard(self.inner.warm_up, self.first_chunk_timeout, "warming up")
+
+    def cancel(self) -> None:
+        super().cancel()
+        self.inner.cancel()
+
+    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
+        epoch = self._cancel_epoch()
+        chunks: queue.Queue[_Chunk | _Failed | object] = queue.Queue()
+        stop = threading.Event()
+
+        def work() -> None:
+            stream = self.inner.synthesize(text, voice)
+            try:
+                for pcm in stream:
+                    if stop.is_set():
+                        return
+                    chunks.put(_Chunk(pcm))
+                chunks.put(_DONE)
+            except BaseException as error:  # handed to the consumer, which raises it
+                chunks.put(_Failed(error))
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+
+        worker = threading.Thread(target=work, name=f"synth-{self.name}-{next(_worker_ids)}", daemon=True)
+        worker.start()
+        timeout = self.first_chunk_timeout
+        try:
+            while True:
+                item = self._next(chunks, timeout, epoch)
+                if item is None:  # cancelled
+                    return
+                if item is _DONE:
+                    worker.join()
+                    return
+                if isinstance(item, _Failed):
+                    raise _as_synthesis_error(self.name, item.error)
+                assert isinstance(item, _Chunk)
+                yield item.pcm
+                timeout = self.chunk_timeout
+        finally:
+            stop.set()
+
+    def _next(
+        self, chunks: queue.Queue[_Chunk | _Failed | object], timeout: float, epoch: int
+    ) -> _Chunk | _Failed | object | None:
+        """The next item from the worker, None once cancelled; raises after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._cancelled_since(epoch):
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.inner.cancel()
+                raise SynthesisError(
+                    f"The {self.name} voice stopped responding (no audio for "
+                    f"{timeout:g} s). The answer is still shown as text; "
+                    "if this repeats, choose another voice in the settings."
+                )
+            try:
+                # Short waits so that a cancel() is noticed promptly even while the engine stalls.
+                return chunks.get(timeout=min(remaining, 0.02))
+            except queue.Empty:
+                continue
+
+    def _guard(self, call: object, timeout: float, doing: str) -> None:
+        """Run ``call()`` on a worker thread; a crash or an overrun becomes a SynthesisError."""
+        assert callable(call)
+        outcome: list[BaseException | None] = []
+
+        def work() -> None:
+            try:
+                call()
+                outcome.append(None)
+            except BaseException as error:
+                outcome.append(error)
+
+        worker = threading.Thread(target=work, name=f"synth-{self.name}-{doing}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            self.inner.cancel()
+            raise SynthesisError(
+                f"The {self.name} voice did not finish {doing} within {timeout:g} s. "
+                "Choose another voice in the settings, or check that its model files are complete."
+            )
+        if outcome and outcome[0] is not None:
+            raise _as_synthesis_error(self.name, outcome[0])
+
+
+def _as_synthesis_error(name: str, error: BaseException) -> OlaError:
+    if isinstance(error, OlaError):
+        return error
+    wrapped = SynthesisError(
+        f"The {name} voice failed ({type(error).__name__}: {error}). The answer is still shown as text; "
+        "if this repeats, choose another voice in the settings."
+    )
+    wrapped.__cause__ = error
+    return wrapped

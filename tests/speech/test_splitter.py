@@ -1,0 +1,180 @@
+"""SentenceSplitter and the markdown stage: tricky texts, streaming, and properties."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ola_core.speech.markdown import speakable
+from ola_core.speech.splitter import SentenceSplitter
+
+
+def split_whole(text: str, **kwargs: int) -> list[str]:
+    splitter = SentenceSplitter(**kwargs)  # type: ignore[arg-type]
+    return splitter.feed(text) + splitter.flush()
+
+
+def split_streamed(deltas: list[str], **kwargs: int) -> list[str]:
+    splitter = SentenceSplitter(**kwargs)  # type: ignore[arg-type]
+    chunks = [chunk for delta in deltas for chunk in splitter.feed(delta)]
+    return chunks + splitter.flush()
+
+
+CASES = [
+    pytest.param(
+        "Hello! I'm your local assistant. The value of pi is about 3.14, and Dr. Smith arrives "
+        "at 5 p.m. Let me know if you need anything else.",
+        [
+            "Hello! I'm your local assistant.",
+            "The value of pi is about 3.14, and Dr. Smith arrives at 5 p.m. Let me know if you need anything else.",
+        ],
+        id="short-merged-decimal-title-pm",
+    ),
+    pytest.param(
+        "The U.S. team won, e.g. in 2023... It was close. Visit https://example.com/a.b?x=1. Then call me.",
+        ["The U.S. team won, e.g. in 2023... It was close.", "Visit example.com.", "Then call me."],
+        id="acronym-eg-ellipsis-url",
+    ),
+    pytest.param(
+        "It cost $1,000 at 10:30 today. Mr. J. R. Smith, Ph.D., agreed with that.",
+        ["It cost $1,000 at 10:30 today.", "Mr. J. R. Smith, Ph.D., agreed with that."],
+        id="thousands-time-initials",
+    ),
+    pytest.param(
+        'Wait?! Really?! That\'s "amazing." She said so (twice.) Next one here.',
+        ["Wait?! Really?!", 'That\'s "amazing."', "She said so (twice.)", "Next one here."],
+        id="punctuation-runs-and-closers",
+    ),
+    pytest.param(
+        "你好！我是你的本地助手。今天天气很好，我们去公园散步吧？好的。",
+        ["你好！我是你的本地助手。", "今天天气很好，我们去公园散步吧？", "好的。"],
+        id="chinese",
+    ),
+    pytest.param(
+        "我喜欢Python编程。It is fun, right? 对！",
+        ["我喜欢Python编程。", "It is fun, right?", "对！"],
+        id="mixed-zh-en",
+    ),
+    pytest.param(
+        "好的……我想想。那么，答案是3.14。", ["好的……我想想。", "那么，答案是3.14。"], id="cjk-ellipsis"
+    ),
+    pytest.param(
+        "Here is code:\n```python\nx = 1. \nprint('Hi. There')\n```\nUse `os.path.join(a. B)` to join paths. Done.",
+        ["Here is code:", "Use os.path.join(a. B) to join paths.", "Done."],
+        id="code-block-skipped-inline-code-unsplit",
+    ),
+    pytest.param(
+        "# Getting started\n1. Open the settings window\n2. Pick a voice\n\n**Note:** be *careful* with [this link](https://x.org/y).",
+        [
+            "Getting started.",
+            "1. Open the settings window.",
+            "2. Pick a voice.",
+            "Note: be careful with this link.",
+        ],
+        id="markdown-heading-list-emphasis-link",
+    ),
+    pytest.param(
+        "| Name | Age |\n|---|---|\n| Ann | 31 |\n---\n> Quoted 😀 words here.",
+        ["Name, Age.", "Ann, 31.", "Quoted words here."],
+        id="table-rule-quote-emoji",
+    ),
+    pytest.param(
+        "Well, I think that the answer, which took a while, is this one. Then more.",
+        ["Well, I think that the answer,", "which took a while, is this one.", "Then more."],
+        id="first-chunk-at-clause-break",
+    ),
+    pytest.param(
+        " ".join(["word"] * 60),
+        [" ".join(["word"] * 40), " ".join(["word"] * 20)],
+        id="run-on-forced-cut-at-space",
+    ),
+    pytest.param("", [], id="empty"),
+    pytest.param("...", [], id="nothing-to-say"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_tricky_texts_whole(text: str, expected: list[str]) -> None:
+    assert split_whole(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_tricky_texts_one_character_at_a_time(text: str, expected: list[str]) -> None:
+    assert split_streamed(list(text)) == expected
+
+
+def test_chunks_come_out_before_the_text_ends() -> None:
+    """The first sentence is available as soon as the next word begins, not at flush."""
+    splitter = SentenceSplitter()
+    assert splitter.feed("The first sentence is done.") == []  # is "." an end? needs the next word
+    assert splitter.feed(" T") == ["The first sentence is done."]
+    assert splitter.feed("he second one") == []
+    assert splitter.flush() == ["The second one"]
+
+
+def test_cjk_run_on_is_cut() -> None:
+    text = "这" * 150
+    chunks = split_whole(text)
+    assert "".join(chunks) == text
+    assert max(len(c) for c in chunks) <= 100  # 200 units, two per Han character
+
+
+def test_reset_forgets_pending_text() -> None:
+    splitter = SentenceSplitter()
+    splitter.feed("An unfinished thought that")
+    splitter.reset()
+    assert splitter.feed("Fresh start here. Next") == ["Fresh start here."]
+
+
+def test_speakable_reads_markdown_as_text() -> None:
+    text = speakable(
+        "## Title\n* **bold** and __under__ and ~~gone~~ \\*kept\\*\n![a cat](cat.png) <br/> www.python.org/x"
+    )
+    assert "#" not in text and "**" not in text and "~" not in text and "<br" not in text
+    assert (
+        "bold" in text and "under" in text and "*kept*" in text and "a cat" in text and "python.org" in text
+    )
+
+
+# --- properties -------------------------------------------------------------------------------
+_PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,!?;:\n'\"()…—") + list("你好。！？，；世界")), max_size=300
+)
+_ANY = st.lists(
+    st.sampled_from([*"ab Z1.,!?:\n*_#-`[]()|>~\\", "http://", "www.", "```", "你", "。", "😀"]), max_size=120
+).map("".join)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_PLAIN)
+def test_joining_chunks_loses_no_words(text: str) -> None:
+    assert _words(" ".join(split_whole(text))) == _words(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_ANY)
+def test_markdown_text_loses_no_words_beyond_markup(text: str) -> None:
+    assert _words(" ".join(split_whole(text))) == _words(speakable(text))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(_PLAIN, _ANY), st.lists(st.integers(min_value=0, max_value=300), max_size=30))
+def test_delta_boundaries_do_not_change_chunks(text: str, cuts: list[int]) -> None:
+    points = sorted({min(c, len(text)) for c in cuts})
+    deltas = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    assert split_streamed(deltas) == split_whole(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_PLAIN)
+def test_chunks_are_bounded_and_clean(text: str) -> None:
+    for chunk in split_whole(text):
+        assert chunk == chunk.strip() and chunk
+        assert sum(2 if "\u4e00" <= ch <= "\u9fff" or ch in "。！？，；" else 1 for ch in chunk) <= 200
