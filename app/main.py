@@ -1,22 +1,181 @@
-"""Qt application start-up."""
+"""Qt application start-up: crash handler, theme, settings, model setup, the Assistant, the window.
+
+:class:`AppController` owns the long-lived objects and the dialogs; the window only shows
+things and forwards commands. The window opens at once: the Assistant loads the model in the
+background (the state pill shows the progress), and without model files the first-run setup
+dialog opens on top of a window that is already usable.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication, QDialog
 
+from app import crash, theme
+from app.devices import DeviceLists, collect
+from app.dialogs.about import AboutDialog
+from app.dialogs.settings import SettingsDialog
+from app.dialogs.setup import SetupDialog
 from app.main_window import MainWindow
+from ola_core import model_store
+from ola_core.assistant import Assistant
+from ola_core.errors import OlaError
+from ola_core.settings import Settings, load_settings, save_settings
+
+log = logging.getLogger(__name__)
+
+
+def model_files_for(settings: Settings) -> model_store.ModelFiles | None:
+    """The complete model the settings point at (or the HF cache holds), if any."""
+    folder = settings.model.model_dir
+    return model_store.find_model_files(Path(folder) if folder else None)
+
+
+def settings_for(settings: Settings, files: model_store.ModelFiles, quantization: str | None) -> Settings:
+    model = replace(
+        settings.model,
+        model_dir=str(files.ola_dir),
+        speech_encoders_dir=str(files.speech_encoders_dir),
+        quantization=quantization or settings.model.quantization,  # type: ignore[arg-type]
+    )
+    return replace(settings, model=model)
+
+
+class AppController(QObject):
+    devices_found = Signal(object)
+
+    def __init__(self, settings: Settings, warnings: Sequence[str] = (), *, run_setup: bool = True) -> None:
+        super().__init__()
+        self.settings = settings
+        self.files = model_files_for(settings)
+        if self.files is not None and settings.model.model_dir != str(self.files.ola_dir):
+            self.settings = settings_for(settings, self.files, None)  # found in the HF cache
+        self.assistant: Assistant | None = None
+        self.devices = DeviceLists()
+        self.window = MainWindow(
+            settings=self.settings,
+            model_files=self.files,
+            open_settings=self.open_settings,
+            open_setup=self.open_setup,
+            open_about=self.open_about,
+        )
+        for warning in warnings:
+            self.window.show_problem("settings", warning, level="warning")
+        self.devices_found.connect(self._set_devices)
+        threading.Thread(
+            target=lambda: self.devices_found.emit(collect()), name="devices", daemon=True
+        ).start()
+        self._run_setup = run_setup
+
+    def start(self) -> None:
+        self.window.show()
+        if self.files is not None:
+            self.start_assistant()
+        elif self._run_setup:
+            self.open_setup()
+
+    def start_assistant(self) -> None:
+        if self.assistant is not None:
+            self.assistant.apply_settings(self.settings)  # a new model folder reloads the model
+            return
+        self.assistant = Assistant(self.settings)
+        self.window.set_assistant(self.assistant)
+        self.assistant.start()
+
+    def _set_devices(self, devices: DeviceLists) -> None:
+        self.devices = devices
+        self.window.set_devices(devices)
+
+    def _save(self, settings: Settings) -> None:
+        self.settings = settings
+        self.window.settings = settings
+        try:
+            save_settings(settings)
+        except OlaError as error:
+            self.window.show_problem("settings", str(error))
+
+    # --- dialogs -------------------------------------------------------------------------------
+    def open_setup(self) -> None:
+        folder = self.settings.model.model_dir
+        dialog = SetupDialog(model_folder=Path(folder) if folder else None, parent=self.window)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.files is None:
+            if self.files is None:
+                self.window.show_problem(
+                    "model", "No model yet: the window works, but Ola cannot answer until a model is set up."
+                )
+            return
+        quantization = dialog.recommendation.quantization if dialog.recommendation else None
+        if dialog.files.is_test_model:
+            quantization = "none"  # tiny random weights: nothing worth quantizing
+        self.files = dialog.files
+        self._save(settings_for(self.settings, dialog.files, quantization))
+        self.window.show_model(self.files)
+        self.start_assistant()
+
+    def open_settings(self, tab: int = 0) -> None:
+        devices = {"microphone": self.devices.microphone, "speaker": self.devices.speaker}
+        dialog = SettingsDialog(self.settings, devices=devices, parent=self.window)
+        dialog.tabs.setCurrentIndex(tab)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        settings, warnings = dialog.settings()
+        for warning in warnings:
+            self.window.show_problem("settings", warning, level="warning")
+        self._save(settings)
+        if self.assistant is not None:
+            self.assistant.apply_settings(settings)
+        new_files = model_files_for(settings)
+        if new_files != self.files:
+            self.files = new_files
+            self.window.show_model(new_files)
+            if new_files is not None:
+                self.start_assistant()
+
+    def open_about(self) -> None:
+        AboutDialog(
+            self.files, model_store.detect_hardware(), str(crash.log_dir()), parent=self.window
+        ).exec()
+
+
+def _log_to_file() -> None:
+    folder = crash.log_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(folder / "ola-assistant.log", encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s")
+    )
+    handler.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler)
 
 
 def run_app(argv: Sequence[str]) -> int:
     app = QApplication.instance() or QApplication(list(argv))
-    app.setApplicationName("Ola Assistant")
+    assert isinstance(app, QApplication)
+    app.setApplicationName("ola-assistant")
+    app.setApplicationDisplayName("Ola Assistant")
     app.setOrganizationName("Ola")
-    window = MainWindow()
-    window.show()
-    return app.exec()
+    _log_to_file()
+    handler = crash.CrashHandler()
+    handler.install()
+    theme.apply(app)
+    theme.follow_system(app)
+    settings, warnings = load_settings()
+    controller = AppController(settings, warnings)
+    controller.start()
+    code = app.exec()
+    if controller.assistant is not None:
+        controller.assistant.shutdown(timeout=5.0)
+    return code
 
 
 if __name__ == "__main__":

@@ -168,8 +168,6 @@ class MainWindow(QMainWindow):
         self.model_label.setAccessibleName("Model in use")
         status.addPermanentWidget(self.model_label)
         self.show_model(model_files)
-        if assistant is None:
-            self.pill.set_state("idle", "No model loaded")
 
         self._build_menus()
         self.input.send_requested.connect(self.send_text)
@@ -180,12 +178,26 @@ class MainWindow(QMainWindow):
 
         self.bridge = AssistantBridge(self)
         self._connect_bridge()
-        if assistant is not None:
-            self.bridge.attach(assistant.subscribe)
-            self.vision.set_frame_provider(assistant.preview_frame)
+        self.set_assistant(assistant)
         self.input.set_hands_free(self.settings.audio.hands_free)
         QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
         self.input.box.setFocus()
+
+    def set_assistant(self, assistant: AssistantLike | None) -> None:
+        """Show (and command) this assistant; events start flowing at once."""
+        self.assistant = assistant
+        if assistant is None:
+            self.bridge.detach()
+            self.vision.set_frame_provider(None)
+            self.pill.set_state("idle", "No model loaded")
+            return
+        self.bridge.attach(assistant.subscribe)
+        self.vision.set_frame_provider(assistant.preview_frame)
+        self.pill.set_state(*pill_for(None))
+
+    def set_devices(self, devices: DeviceLists) -> None:
+        self.devices = devices
+        self.vision.set_devices(devices.camera, devices.monitor)
 
     # --- menus ---------------------------------------------------------------------------------
     def _action(self, menu: Any, text: str, slot: Callable[[], None], shortcut: str | None = None) -> QAction:

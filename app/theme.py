@@ -88,10 +88,9 @@ def current() -> Colors:
 def style_sheet(c: Colors) -> str:
     return f"""
     QMainWindow, QDialog {{ background: {c.window}; color: {c.text}; }}
-    QWidget {{ font-size: 10.5pt; }}
     QLabel {{ color: {c.text}; }}
     QLabel[role="muted"] {{ color: {c.muted_text}; }}
-    QLabel[role="title"] {{ font-size: 13pt; font-weight: 600; }}
+    QLabel[role="title"] {{ font-weight: 600; }}
     QFrame[role="card"] {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 10px; }}
     QFrame[role="assistant-bubble"] {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 12px; }}
     QFrame[role="user-bubble"] {{ background: {c.surface_alt}; border: none; border-radius: 12px; }}
@@ -117,7 +116,7 @@ def style_sheet(c: Colors) -> str:
     QPushButton:disabled, QToolButton:disabled {{ color: {c.muted_text}; border-color: {c.border}; }}
     QPushButton[role="primary"]:disabled {{ background: {c.border}; color: {c.muted_text}; }}
     QToolButton[role="mic"] {{ background: {c.surface}; border: 2px solid {c.border}; border-radius: 28px;
-        min-width: 56px; min-height: 56px; max-width: 56px; max-height: 56px; font-size: 20pt; padding: 0; }}
+        min-width: 56px; min-height: 56px; max-width: 56px; max-height: 56px; padding: 0; }}
     QToolButton[role="mic"]:checked {{ background: {c.accent}; border-color: {c.accent}; color: {c.accent_text}; }}
     QToolButton[role="mic"][ptt="true"] {{ background: {c.success}; border-color: {c.success}; }}
     QToolButton[role="link"] {{ border: none; background: transparent; color: {c.muted_text}; padding: 2px 4px; }}

@@ -18,7 +18,7 @@ from ola_core.errors import OlaError
 from ola_core.log import LEVELS, configure_logging
 
 # Modules under ola_core/commands, in the order their sub-commands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("doctor", "download")
+COMMAND_MODULES: tuple[str, ...] = ("doctor", "devices", "download", "ask", "tiny_checkpoint", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -214,7 +214,7 @@ def write_test_model(folder: Path | None = None) -> ModelFiles:
 
 # --- the machine -------------------------------------------------------------------------------
 # Weights in GB (ola_spec.md §5: LLM layers quantized, embeddings/lm_head/encoders in bf16).
-WEIGHTS_GB: dict[Quantization, float] = {"nf4": 8.2, "int8": 11.5, "bf16": 17.8, "fp16": 17.8, "fp32": 35.6}
+WEIGHTS_GB: dict[Quantization, float] = {"nf4": 8.2, "int8": 11.5, "none": 17.8}  # none = bf16
 # Beyond the weights: CUDA context, KV cache of a long turn, activations; CosyVoice2 when used.
 RUNTIME_OVERHEAD_GB = 2.0
 COSYVOICE_GB = 1.5
@@ -261,10 +261,10 @@ def footprint_gb(quantization: Quantization, with_cosyvoice: bool = True) -> flo
 def recommend(hardware: Hardware, with_cosyvoice: bool = True) -> Recommendation:
     """NF4 by default; bf16 only where it fits with room to spare (it is faster than bnb 4-bit)."""
     if not hardware.cuda:
-        need = footprint_gb("bf16", with_cosyvoice)
+        need = footprint_gb("none", with_cosyvoice)
         return Recommendation(
             device="cpu",
-            quantization="bf16",
+            quantization="none",
             footprint_gb=need,
             fits=False,
             message=(
@@ -275,10 +275,10 @@ def recommend(hardware: Hardware, with_cosyvoice: bool = True) -> Recommendation
             offer_test_model=True,
         )
     gpu = f"{hardware.gpu_name} ({hardware.free_gb:.1f} of {hardware.total_gb:.1f} GB free)"
-    bf16 = footprint_gb("bf16", with_cosyvoice)
+    bf16 = footprint_gb("none", with_cosyvoice)
     if hardware.free_gb >= bf16 + 2.0:
         return Recommendation(
-            "cuda", "bf16", bf16, True, f"{gpu}: full precision (bf16) fits, ≈ {bf16:.0f} GB.", False
+            "cuda", "none", bf16, True, f"{gpu}: full precision (bf16) fits, ≈ {bf16:.0f} GB.", False
         )
     nf4 = footprint_gb("nf4", with_cosyvoice)
     if hardware.free_gb >= nf4:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import huggingface_hub
+import huggingface_hub.constants
 import pytest
 
 from ola_core import model_store
@@ -56,9 +57,14 @@ class FakeHub:
     def list_repo_tree(self, repo_id: str, recursive: bool = False, **_: Any) -> list[Any]:
         return [huggingface_hub.RepoFile(path=p, size=s, oid="x", blob_id="x") for p, s in LISTINGS[repo_id]]
 
-    def hf_hub_download(self, repo_id: str, filename: str, *, cache_dir: Path, tqdm_class: Any, **_: Any) -> str:
+    def hf_hub_download(
+        self, repo_id: str, filename: str, *, cache_dir: Path | None = None, tqdm_class: Any, **_: Any
+    ) -> str:
         size = dict(LISTINGS[repo_id])[filename]
-        repo_dir = Path(cache_dir) / f"models--{repo_id.replace('/', '--')}"
+        root = (
+            Path(cache_dir) if cache_dir else Path(huggingface_hub.constants.HF_HUB_CACHE)
+        )  # the real default
+        repo_dir = root / f"models--{repo_id.replace('/', '--')}"
         (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
         (repo_dir / "refs" / "main").write_text(REVISION)
         bar = tqdm_class(total=size, initial=0, desc=filename, unit="B")
@@ -106,14 +112,18 @@ def test_download_fetches_only_needed_files_with_progress(hub: FakeHub) -> None:
 
     done = [r.done_bytes for r in reports]
     assert done == sorted(done), "progress must never go backwards"
-    assert reports[-1].done_bytes == reports[-1].total_bytes == 40_000 + 30_000 + 300 + 100 + 200 + 5_000 + 400 + 30_000
+    assert (
+        reports[-1].done_bytes
+        == reports[-1].total_bytes
+        == 40_000 + 30_000 + 300 + 100 + 200 + 5_000 + 400 + 30_000
+    )
     assert reports[-1].files_done == reports[-1].files_total == 9
     assert model_store.find_in_hf_cache(hub.cache) == files
 
 
 def test_interrupted_download_resumes_with_the_unfinished_file(hub: FakeHub) -> None:
     hub.fail_on = "model-00002-of-00002.safetensors"
-    with pytest.raises(model_store.DownloadError, match="Could not reach huggingface.co"):
+    with pytest.raises(model_store.DownloadError, match=r"Could not reach huggingface\.co"):
         model_store.Downloader(cache_dir=hub.cache).run()
     first_run = list(hub.fetched)
     assert model_store.find_in_hf_cache(hub.cache) is None  # incomplete: not offered to the loader
@@ -176,8 +186,8 @@ def test_test_model_is_written_found_and_labelled(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("hardware", "quantization", "fits", "test_model"),
     [
-        (model_store.Hardware(cuda=False), "bf16", False, True),
-        (model_store.Hardware(True, "RTX 4090", 25.8, 24.0), "bf16", True, False),
+        (model_store.Hardware(cuda=False), "none", False, True),
+        (model_store.Hardware(True, "RTX 4090", 25.8, 24.0), "none", True, False),
         (model_store.Hardware(True, "RTX 4070", 12.9, 12.0), "nf4", True, False),
         (model_store.Hardware(True, "RTX 4060", 8.6, 7.5), "nf4", False, True),
     ],

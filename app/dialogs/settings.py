@@ -67,7 +67,7 @@ LABELS = {
     "language": "Language",
     "trace_file": "Write latency traces to (JSON lines)",
 }
-CHOICE_TEXT = {"nf4": "4-bit NF4 (recommended)", "int8": "8-bit (slow)", "bf16": "bf16 (full, 24 GB cards)",
+CHOICE_TEXT = {"nf4": "4-bit NF4 (recommended)", "int8": "8-bit (slow)", "none": "none — bf16 (full precision, 24 GB cards)",
                "speakers": "speakers (echo cancellation)", "headphones": "headphones"}  # fmt: skip
 DEFAULT_TEXT = "(system default)"
 

@@ -85,4 +85,5 @@ class BannerArea(QWidget):
             current[0].close_banner()
         banner = Banner(message, level=level, action=action, timeout_ms=timeout_ms)
         self.column.addWidget(banner)
+        banner.show()  # added after the window was shown: not shown by default
         return banner

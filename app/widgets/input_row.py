@@ -42,6 +42,7 @@ class MessageBox(QPlainTextEdit):
         self.setPlaceholderText("Ask Ola anything…  (Enter to send, Shift+Enter for a new line)")
         self.setAccessibleName("Message")
         self.setTabChangesFocus(True)
+        self.setAcceptDrops(False)  # dropped files go to the window (attach), not into the text
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.document().contentsChanged.connect(self._fit)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QResizeEvent, QTextCharFormat
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QResizeEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -40,6 +40,20 @@ _MARKDOWN_MARKS = re.compile(r"[*_`#>~]|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
 def plain_sentence(sentence: str) -> str:
     """A spoken sentence as it appears in the rendered text (markdown markers gone, spaces collapsed)."""
     return " ".join(_MARKDOWN_MARKS.sub("", sentence).split())
+
+
+def stable_boundary(markdown: str) -> int:
+    """End of the last complete paragraph (after a blank line, outside any ``` code fence)."""
+    boundary = 0
+    in_fence = False
+    pos = 0
+    for line in markdown.splitlines(keepends=True):
+        pos += len(line)
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        elif not in_fence and not line.strip() and line.endswith("\n") and pos < len(markdown):
+            boundary = pos
+    return boundary
 
 
 class Bubble(QFrame):
@@ -155,6 +169,8 @@ class AssistantBubble(Bubble):
         super().__init__("assistant", label)
         self.turn_id = turn_id
         self.raw = ""
+        self._committed_text = ""  # prefix of raw already rendered for good
+        self._tail_pos = 0  # document position where the re-rendered tail starts
         self.spoken: str | None = None
         self.finished = False
         self.setAccessibleName("Ola's answer")
@@ -182,10 +198,39 @@ class AssistantBubble(Bubble):
             self._render_timer.start()
 
     def render(self) -> None:
+        """Render the new text incrementally: finished paragraphs once, only the open tail again.
+
+        Re-parsing the whole answer on every update costs time proportional to its length (tens
+        of ms for a long answer on a slow CPU); here a paragraph is parsed once when it is
+        complete (a blank line outside a code fence), and the unfinished tail is re-rendered.
+        """
         self._render_timer.stop()
-        self.view.setMarkdown(self.raw)
+        doc = self.view.document()
+        if not self.raw.startswith(self._committed_text):  # the text was replaced: start over
+            self.view.clear()
+            self._committed_text, self._tail_pos = "", 0
+        boundary = stable_boundary(self.raw)
+        cursor = QTextCursor(doc)
+        cursor.beginEditBlock()
+        cursor.setPosition(self._tail_pos)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        if boundary > len(self._committed_text):
+            self._insert(cursor, self.raw[len(self._committed_text) : boundary])
+            self._committed_text = self.raw[:boundary]
+            self._tail_pos = doc.characterCount() - 1
+        self._insert(cursor, self.raw[boundary:])
+        cursor.endEditBlock()
         self.view.fit_height()
         self._apply_highlight()
+
+    def _insert(self, cursor: QTextCursor, markdown: str) -> None:
+        if not markdown.strip():
+            return
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        if cursor.position() > 0:
+            cursor.insertBlock()
+        cursor.insertMarkdown(markdown.strip("\n"))
 
     def highlight(self, sentence: str | None) -> None:
         self.spoken = sentence
@@ -250,7 +295,7 @@ class TranscriptView(QScrollArea):
         self.column.setContentsMargins(16, 16, 16, 16)
         self.column.setSpacing(10)
         self.placeholder = QLabel(
-            "<div style='font-size:15pt; font-weight:600'>Hi! I'm Ola.</div>"
+            "<div style='font-size:x-large; font-weight:600'>Hi! I'm Ola.</div>"
             "<div>Talk to me (click the mic, or hold <b>Space</b>), type a question, "
             "or drop an image, video or audio file here.<br>Share your camera or screen on the left "
             "and ask about what you show.</div>"

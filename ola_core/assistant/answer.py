@@ -43,14 +43,26 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi"}
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "fr": "French",
-                  "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "ru": "Russian"}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "ru": "Russian",
+}
 CANCEL_WAIT_S = 5.0  # longest the loop waits for a cancelled run (a prefill cannot stop mid-way)
 
 
 class Engine(Protocol):
     """What the assistant uses of :class:`ola_core.engine.OlaEngine`."""
 
+    @property
+    def loaded(self) -> bool: ...
     def load(self, progress: Callable[[float, str], None], cancel: threading.Event) -> None: ...
     def stream(self, turn: Turn, settings: GenerationSettings | None = None) -> Any: ...
     def cancel(self) -> None: ...
@@ -78,7 +90,9 @@ def generation_settings(settings: Settings) -> GenerationSettings:
         repetition_penalty=g.repetition_penalty,
         max_new_tokens=g.max_new_tokens,
         system_prompt=g.system_prompt or None,
-        language=None if settings.language == "auto" else LANGUAGE_NAMES.get(settings.language, settings.language),
+        language=None
+        if settings.language == "auto"
+        else LANGUAGE_NAMES.get(settings.language, settings.language),
     )
 
 

@@ -142,7 +142,8 @@ class Assistant:
     The components are built from ``settings`` unless given (tests, ``replay``): ``engine`` (an
     ``OlaEngine``, loaded by ``start`` if not yet loaded), ``speech`` (the speech output:
     synthesizer + player or wav sink), ``audio_input`` (the live microphone by default, or a
-    replayed file) and ``source_factory`` (opens camera/screen sources).
+    replayed file) and ``echo`` (the echo guard; tests pass one without the canceller to check
+    the half-duplex fallback).
     """
 
     def __init__(
@@ -151,6 +152,7 @@ class Assistant:
         *,
         components: Components | None = None,
         audio_input: AudioInput | None = None,
+        echo: EchoGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings or Settings()
@@ -173,7 +175,8 @@ class Assistant:
         self._source: FrameSource | None = None
         self._source_kind: SourceKind = "off"
         self._source_index = 0
-        self._echo = EchoGuard(self._settings.audio.echo_mode)
+        self._echo_given = echo
+        self._echo = echo or EchoGuard(self._settings.audio.echo_mode)
         self._loop_thread: threading.Thread | None = None
         self._loader: threading.Thread | None = None
         self._load_cancel = threading.Event()
@@ -363,7 +366,9 @@ class Assistant:
     # ------------------------------------------------------------------ command handlers
     def _do_start(self) -> None:
         self._components = self._components or build_components(self._settings)
-        self._echo = EchoGuard(self._settings.audio.echo_mode, on_warning=lambda m: self._warn("speaker", m))
+        self._echo = self._echo_given or EchoGuard(
+            self._settings.audio.echo_mode, on_warning=lambda m: self._warn("speaker", m)
+        )
         self._components.speech.set_reference_tap(self._echo.feed_reference)
         self._open_audio_input()
         if self._settings.vision.source != "off":
@@ -384,12 +389,13 @@ class Assistant:
         def load() -> None:
             t0 = time.monotonic()
             try:
-                engine.load(
-                    progress=lambda fraction, stage: self._emit(
-                        ModelLoadProgress(fraction, stage, self._clock())
-                    ),
-                    cancel=self._load_cancel,
-                )
+                if not engine.loaded:
+                    engine.load(
+                        progress=lambda fraction, stage: self._emit(
+                            ModelLoadProgress(fraction, stage, self._clock())
+                        ),
+                        cancel=self._load_cancel,
+                    )
                 self._components.speech.warm_up()  # type: ignore[union-attr]
             except OlaError as error:
                 self._inbox.put(_LoadFailed(error))

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 FRAME = SAMPLE_RATE // 100  # the WebRTC module works on 10 ms frames: 160 samples at 16 kHz
 GATE_TAIL_S = 0.3  # room reverberation and output latency after the last played sample
 GATE_MARGIN_DB = 3.0  # a barge-in voice must be this much louder than our playback
-MAX_REFERENCE_S = 2.0  # reference kept waiting for the mic thread (longer means nobody listens)
+MAX_REFERENCE_S = 2.0
+AUDIBLE_DBFS = -60.0  # playback quieter than this cannot be heard back  # reference kept waiting for the mic thread (longer means nobody listens)
 
 
 def _make_aec() -> Any | None:
@@ -106,11 +107,14 @@ class EchoGuard:
                 )
 
     # ------------------------------------------------------------------ far end (player thread)
-    def feed_reference(self, pcm: np.ndarray, sample_rate: int) -> None:
-        """What the player just sent to the device: (n,) float32 mono in [-1, 1] at ``sample_rate``."""
+    def feed_reference(self, pcm: np.ndarray, sample_rate: int, t_start: float) -> None:
+        """What the player sent to the device: (n,) float32 mono at ``sample_rate``, ``pcm[0]`` heard at ``t_start``.
+
+        The player reports its whole output, silence included, so "playing" means "the reference
+        is audible" (above :data:`AUDIBLE_DBFS`), not "a stream is open".
+        """
         if self.mode == "headphones" or len(pcm) == 0:
             return
-        now = self._clock()
         if sample_rate != SAMPLE_RATE:
             stream = self._resamplers.get(sample_rate)
             if stream is None:
@@ -122,13 +126,15 @@ class EchoGuard:
             pcm16k = pcm
         ints = np.clip(np.asarray(pcm16k) * 32767.0, -32768, 32767).astype(np.int16)
         with self._lock:
-            self._playing_until = max(self._playing_until, now) + len(pcm) / sample_rate
             buf = np.concatenate([self._ref_partial, ints])
             n = len(buf) // FRAME
             for i in range(n):
                 frame = buf[i * FRAME : (i + 1) * FRAME]
                 self._reference.append(frame)
-                self._ref_db.append(level_dbfs(frame)[0])
+                level = level_dbfs(frame)[0]
+                self._ref_db.append(level)
+                if level > AUDIBLE_DBFS:
+                    self._playing_until = max(self._playing_until, t_start + (i + 1) * FRAME / SAMPLE_RATE)
             self._ref_partial = buf[n * FRAME :]
             while len(self._reference) > MAX_REFERENCE_S * 100:
                 self._reference.popleft()

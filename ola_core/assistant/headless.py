@@ -17,6 +17,7 @@ import numpy as np
 from ola_core.assistant.audio_in import AudioInput, ReplayInput
 from ola_core.assistant.components import Components, make_engine
 from ola_core.assistant.core import Assistant
+from ola_core.assistant.echo import EchoGuard
 from ola_core.assistant.speech_out import SpeechOutput
 from ola_core.errors import OlaError
 from ola_core.events import (
@@ -66,13 +67,15 @@ class HeadlessSession:
         frames: Path | None = None,
         audio_input: AudioInput | None = None,
         components: Components | None = None,
+        echo: EchoGuard | None = None,
         replay_speed: float = 1.0,
     ) -> None:
         self.settings = settings
         self.input = audio_input or ReplayInput(speed=replay_speed)
-        speech = SpeechOutput.from_settings(settings, wav_path=out_wav, play=play)
-        self.components = components or Components(make_engine(settings), speech)
-        self.assistant = Assistant(settings, components=self.components, audio_input=self.input)
+        self.components = components or Components(
+            make_engine(settings), SpeechOutput.from_settings(settings, wav_path=out_wav, play=play)
+        )
+        self.assistant = Assistant(settings, components=self.components, audio_input=self.input, echo=echo)
         self.on_text: Callable[[str], None] | None = None
         self.events: list[AssistantEvent] = []
         self.errors: list[ErrorRaised] = []

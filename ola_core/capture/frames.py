@@ -254,11 +254,18 @@ class PollingFrameSource(FrameSource):
                         continue
                     opened = True
                     next_t = time.monotonic()
-                rgb = self._read()
+                try:
+                    rgb = self._read()
+                except Exception:  # a driver error must not end the thread: treat it as a lost device
+                    log.exception("reading from %s %s failed", self.kind, self.name)
+                    rgb = None
                 if rgb is None:
                     self._close()
                     opened = False
-                    self._report_lost(f"The {self.kind} {self.name} stopped delivering frames; retrying.")
+                    self._report_lost(
+                        f"The {self.kind} {self.name} stopped delivering frames (disconnected, or in use "
+                        "by another application); retrying every second."
+                    )
                     was_lost = True
                     self._stop.wait(self.retry_s)
                     continue

@@ -36,7 +36,6 @@ from ola_core.engine.memory import (
 from ola_core.engine.turn_inputs import MediaBudget, user_message
 from ola_core.engine.types import GenerationSettings, TextDelta, Turn, TurnStats, system_prompt_for
 from ola_core.errors import GenerationError, InsufficientMemoryError, LoadCancelledError
-from ola_core.model.inputs import PromptInputs
 from ola_core.processing.prompt import AssistantMessage
 
 if TYPE_CHECKING:
@@ -387,7 +386,9 @@ class OlaEngine:
         generator = None
         if not settings.greedy and settings.seed is not None:
             generator = torch.Generator(device=first_logits.device).manual_seed(settings.seed)
-        stop_ids = frozenset(settings.eos_token_ids) | end_of_turn_ids(loaded.tokenizer)
+        stop_ids = (
+            frozenset(settings.eos_token_ids) | end_of_turn_ids(loaded.tokenizer) | config_eos_ids(loaded)
+        )
         text = ""
 
         def emit(piece: str, ids: tuple[int, ...], now: float) -> None:
@@ -525,6 +526,14 @@ def end_of_turn_ids(tokenizer: Any) -> frozenset[int]:
     """``<|im_end|>`` and ``<|endoftext|>`` as the tokenizer numbers them (tiny checkpoints differ from Ola's)."""
     ids = (tokenizer.convert_tokens_to_ids(token) for token in ("<|im_end|>", "<|endoftext|>"))
     return frozenset(i for i in ids if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id)
+
+
+def config_eos_ids(loaded: LoadedModel) -> frozenset[int]:
+    """The checkpoint's own eos ids (generation_config.json), when the loaded model has one."""
+    eos = getattr(getattr(loaded, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        return frozenset()
+    return frozenset([eos] if isinstance(eos, int) else eos)
 
 
 class LoadJob:

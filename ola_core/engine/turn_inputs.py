@@ -23,7 +23,7 @@ from PIL import Image
 from ola_core.capture.frames import spread
 from ola_core.engine.types import Turn
 from ola_core.model.inputs import ImageInput, SpeechInput, VideoInput
-from ola_core.processing.audio import speech_features
+from ola_core.processing.audio import SAMPLE_RATE, load_audio, speech_features
 from ola_core.processing.image import ImageSource, load_image, process_image
 from ola_core.processing.prompt import UserMessage
 from ola_core.processing.video import DEFAULT_MAX_FRAMES, process_frames, process_video
@@ -58,7 +58,8 @@ def user_message(turn: Turn, budget: MediaBudget) -> UserMessage:
     images = [_image(path, budget) for path in turn.images]
     speech: SpeechInput | None = None
     if turn.speech is not None and turn.speech.size:
-        speech = speech_features(turn.speech.astype("float32", copy=False), "Your recording").speech
+        # load_audio takes int16 or float arrays alike (capture hands over either).
+        speech = speech_features(load_audio(turn.speech, SAMPLE_RATE), "Your recording").speech
 
     video: VideoInput | None = None
     soundtrack: SpeechInput | None = None

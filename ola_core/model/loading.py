@@ -64,8 +64,10 @@ QUANTIZATION_SKIP_MODULES = [
 ]
 # Bytes per LLM-layer parameter once quantized (NF4: 4 bits + double-quantized absmax; int8: 1 B + scales).
 _BYTES_PER_QUANTIZED_PARAM = {"nf4": 0.53, "int8": 1.02}
-# Activations, KV cache of a long turn, CUDA context and allocator slack.
-RUNTIME_MARGIN_BYTES = int(1.5 * 2**30)
+# Activations of the encoders (BEATs' fp32 attention maps dominate: ~0.1 GB per chunk), a few
+# thousand tokens of KV cache (57 kB each at 7B) and allocator slack; the CUDA context is already
+# outside the free memory that mem_get_info reports.
+RUNTIME_MARGIN_BYTES = int(0.75 * 2**30)
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,10 @@ def load_ola(
     """Load the Ola checkpoint in ``model_dir`` (official layout) for inference.
 
     ``speech_encoder`` / ``music_encoder`` name the Whisper ``large-v3.pt`` and BEATs files when
-    they are not in one of the usual places. ``dtype`` defaults to bf16 (the official dtype);
-    quantized models compute in bf16. Raises an OlaError subclass for anything a user can fix.
+    they are not in one of the usual places. ``dtype`` (of every unquantized part, and the
+    compute dtype of NF4 layers) defaults to bf16 on CUDA, the official dtype, and to fp32 on the
+    CPU, where bf16 matmuls are emulated and many times slower on most processors.
+    Raises an OlaError subclass for anything a user can fix.
     """
     report = progress or (lambda fraction, message: None)
     model_dir = Path(model_dir).expanduser()
@@ -113,13 +117,11 @@ def load_ola(
     encoders = find_encoder_files(model_dir, speech_encoder, music_encoder)
     _check_tokenizer_files(model_dir)
     target = resolve_device(device)
-    dtype = dtype or torch.bfloat16
-    if quantization != "none" and dtype != torch.bfloat16:
-        raise ValueError("quantized models compute in bfloat16; leave dtype unset")
+    dtype = dtype or (torch.bfloat16 if target.type == "cuda" else torch.float32)
     check_memory(estimate_memory_bytes(config, quantization, dtype), target)
 
     report(0.05, "Loading tokenizer")
-    tokenizer = _load_tokenizer(model_dir)
+    tokenizer = _load_tokenizer(model_dir, config)
 
     report(0.1, f"Loading language model ({_describe(quantization, dtype)})")
     from ola_core.model.speech import load_beats_state, load_whisper_encoder_state
@@ -303,11 +305,11 @@ def _check_tokenizer_files(model_dir: Path) -> None:
     )
 
 
-def _load_tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
+def _load_tokenizer(model_dir: Path, config: OlaConfig) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
-    try:
-        tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(str(model_dir))
+    try:  # passing the config spares AutoTokenizer a second, noisier parse of config.json
+        tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(str(model_dir), config=config)
     except (OSError, ValueError, json.JSONDecodeError) as error:
         raise CorruptModelFileError(
             f"The tokenizer files in {model_dir} cannot be read ({error}): download THUdyh/Ola-7b again."
@@ -401,8 +403,8 @@ def _describe(quantization: Quantization, dtype: torch.dtype) -> str:
     return {"none": str(dtype).removeprefix("torch."), "nf4": "4-bit NF4", "int8": "8-bit"}[quantization]
 
 
-def quantization_config(quantization: Quantization) -> Any:
-    """The bitsandbytes settings for ``quantization`` (None for "none")."""
+def quantization_config(quantization: Quantization, compute_dtype: torch.dtype = torch.bfloat16) -> Any:
+    """The bitsandbytes settings for ``quantization`` (None for "none"); NF4 computes in ``compute_dtype``."""
     if quantization == "none":
         return None
     from transformers import BitsAndBytesConfig
@@ -412,7 +414,7 @@ def quantization_config(quantization: Quantization) -> Any:
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_compute_dtype=compute_dtype,
             llm_int8_skip_modules=QUANTIZATION_SKIP_MODULES,
         )
     return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANTIZATION_SKIP_MODULES)
@@ -430,7 +432,7 @@ def _load_model(
             config=config,
             dtype=dtype,
             device_map={"": device},
-            quantization_config=quantization_config(quantization),
+            quantization_config=quantization_config(quantization, dtype),
         )
     except torch.cuda.OutOfMemoryError as error:
         raise InsufficientMemoryError(

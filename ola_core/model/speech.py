@@ -106,8 +106,7 @@ TINY_BEATS_CFG: dict[str, Any] = {
     "encoder_attention_heads": 2,
 }
 
-SAMPLE_RATE = 16000
-CHUNK_SAMPLES = 30 * SAMPLE_RATE  # one 30 s chunk: what both encoders see at once
+SAMPLE_RATE = 16000  # both encoders hear 16 kHz audio
 PROJECTOR_HIDDEN = 2048  # width of the speech projector's inner layer (hard-coded officially)
 
 # BEATs input normalisation: the AudioSet mean/std of its filterbank features.
@@ -290,11 +289,14 @@ def _kaldi_mel_banks(num_bins: int, n_fft: int, sample_rate: int) -> Tensor:
 
     low, high = mel_scale(20.0), mel_scale(0.5 * sample_rate)
     delta = (high - low) / (num_bins + 1)
-    index = torch.arange(num_bins).unsqueeze(1)  # (num_bins, 1) int64, promoted like kaldi.py
+    # Cached, so always built on the CPU whatever device context the first call runs under.
+    index = torch.arange(num_bins, device="cpu").unsqueeze(1)  # (num_bins, 1) int64, promoted like kaldi.py
     left = low + index * delta
     center = low + (index + 1.0) * delta
     right = low + (index + 2.0) * delta
-    fft_mel = 1127.0 * (1.0 + (sample_rate / n_fft) * torch.arange(float(n_fft // 2)) / 700.0).log()
+    fft_mel = (
+        1127.0 * (1.0 + (sample_rate / n_fft) * torch.arange(float(n_fft // 2), device="cpu") / 700.0).log()
+    )
     fft_mel = fft_mel.unsqueeze(0)  # (1, n_fft/2)
     rising = (fft_mel - left) / (center - left)
     falling = (right - fft_mel) / (right - center)
@@ -332,7 +334,7 @@ def relative_position_buckets(length: int, num_buckets: int, max_distance: int) 
     logarithmically up to ``max_distance`` (then saturate). Cached: every 30 s chunk has the
     same length, and the table costs as much as a small layer to build.
     """
-    positions = torch.arange(length)
+    positions = torch.arange(length, device="cpu")  # cached: always on the CPU
     offset = positions[None, :] - positions[:, None]  # key − query
     half = num_buckets // 2
     buckets = (offset > 0).long() * half
@@ -471,6 +473,7 @@ class Beats(nn.Module):
 
     @classmethod
     def from_cfg(cls, cfg: Mapping[str, Any]) -> Beats:
+        """Build from a checkpoint's ``cfg`` dict."""
         return cls(BeatsConfig.from_dict(cfg))
 
     @staticmethod

@@ -40,6 +40,7 @@ SAMPLE_RATE = 16_000
 CHUNK_SECONDS = 30
 CHUNK_SAMPLES = SAMPLE_RATE * CHUNK_SECONDS  # 480 000
 MAX_CHUNKS = 25  # the official cap: 12.5 minutes
+MAX_SECONDS = MAX_CHUNKS * CHUNK_SECONDS
 N_FFT = 400  # 25 ms window
 HOP_LENGTH = 160  # 10 ms hop → 3000 frames per chunk
 N_MELS = 128  # Whisper large-v3
@@ -65,50 +66,79 @@ class AudioClip:
 
 
 # --- decoding ----------------------------------------------------------------------------------
-def read_audio_file(path: str | Path) -> tuple[np.ndarray, int]:
-    """Decode a file into float32 samples (channels, n) at its native rate.
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A file's samples at their native rate, decoded only as far as the model can use them."""
+
+    samples: np.ndarray  # (channels, n) float32
+    rate: int
+    source_seconds: float  # length of the file's whole audio; may exceed what was decoded
+
+
+def _decode_limit(rate: int, max_seconds: float | None) -> int | None:
+    """Samples worth decoding: the model's 750 s plus a margin, so that resampling near the cut
+    sees the same neighbours as when the whole file is resampled (the official way)."""
+    return None if max_seconds is None else math.ceil((max_seconds + 1.0) * rate)
+
+
+def read_audio_file(path: str | Path, max_seconds: float | None = MAX_SECONDS) -> DecodedAudio:
+    """Decode a file (at most about ``max_seconds``; None: all of it) at its native rate.
 
     soundfile first (what librosa.load uses, so wav/flac/ogg/mp3 decode bit-identically to the
-    official), PyAV for everything else (m4a, aac, audio in video containers).
+    official), PyAV for everything else (m4a, aac, audio in video containers). The cap keeps a
+    two-hour podcast from taking gigabytes of memory for the 12.5 minutes the model can hear.
     """
     path = require_file(path, "Audio file")
     try:
-        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)  # (n, channels)
-        return np.ascontiguousarray(samples.T), int(rate)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        with soundfile.SoundFile(path) as file:
+            limit = _decode_limit(file.samplerate, max_seconds)
+            frames = -1 if limit is None or file.frames <= limit else limit
+            samples = file.read(frames=frames, dtype="float32", always_2d=True)  # (n, channels)
+            return DecodedAudio(
+                np.ascontiguousarray(samples.T), file.samplerate, file.frames / file.samplerate
+            )
+    except soundfile.SoundFileRuntimeError:
         pass  # not a format libsndfile knows: let FFmpeg (PyAV) try
-    track = read_audio_track(path)
-    if track is None:
+    decoded = read_audio_track(path, max_seconds)
+    if decoded is None:
         raise MediaError(f"Cannot read audio '{path}': the file has no audio track.")
-    return track
+    return decoded
 
 
-def read_audio_track(path: str | Path) -> tuple[np.ndarray, int] | None:
-    """The first audio stream of any FFmpeg-readable file as float32 (channels, n), or None if absent."""
+def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) -> DecodedAudio | None:
+    """The first audio stream of any FFmpeg-readable file, or None if it has none."""
     path = Path(path)
+    blocks: list[np.ndarray] = []
+    decoded = 0
+    rate = SAMPLE_RATE
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
+            rate = stream.rate or SAMPLE_RATE
+            limit = _decode_limit(rate, max_seconds)
             # Planar float at the native rate and layout: the same int→float scaling as soundfile.
-            converter = av.AudioResampler(format="fltp")
-            blocks = []
-            rate = 0
+            converter = av.AudioResampler(format="fltp", rate=rate)
             for frame in container.decode(stream):
                 for converted in converter.resample(frame):
-                    blocks.append(converted.to_ndarray())
-                    rate = converted.sample_rate
-            for converted in converter.resample(None):  # flush
-                blocks.append(converted.to_ndarray())
+                    blocks.append(converted.to_ndarray())  # (channels, n)
+                    decoded += blocks[-1].shape[1]
+                if limit is not None and decoded >= limit:
+                    break
+            else:
+                blocks.extend(converted.to_ndarray() for converted in converter.resample(None))  # flush
+            container_seconds = (container.duration or 0) / av.time_base
     except av.FFmpegError as error:
         raise MediaError(
             f"Cannot read audio of '{path}': not a format we can decode, or the file is corrupt "
             f"({ffmpeg_reason(error)})."
         ) from None
-    if not blocks:
-        return np.zeros((1, 0), dtype=np.float32), rate or SAMPLE_RATE
-    return np.concatenate(blocks, axis=1).astype(np.float32, copy=False), rate
+    samples = np.concatenate(blocks, axis=1) if blocks else np.zeros((1, 0), dtype=np.float32)
+    seconds = samples.shape[1] / rate
+    if limit is not None and decoded >= limit:  # stopped early: the container knows the length
+        seconds = max(seconds, container_seconds)
+    return DecodedAudio(samples.astype(np.float32, copy=False), rate, seconds)
 
 
 def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -146,13 +176,20 @@ def array_to_channels(samples: np.ndarray) -> np.ndarray:
     return samples[None, :] if samples.ndim == 1 else np.ascontiguousarray(samples.T)
 
 
-def load_audio(source: AudioSource, sample_rate: int | None = None) -> np.ndarray:
-    """Any file or array → (n,) float32 mono at 16 kHz. Arrays need their ``sample_rate``."""
+def load_audio(
+    source: AudioSource, sample_rate: int | None = None, max_seconds: float | None = MAX_SECONDS
+) -> np.ndarray:
+    """Any file or array → (n,) float32 mono at 16 kHz. Arrays need their ``sample_rate``.
+
+    Files are decoded up to about ``max_seconds`` (default: the 12.5 minutes the model takes,
+    plus a second; None: everything).
+    """
     if isinstance(source, np.ndarray):
         if sample_rate is None:
             raise ValueError("an audio array needs its sample_rate")
         return to_mono_16k(array_to_channels(source), sample_rate)
-    return to_mono_16k(*read_audio_file(source))
+    decoded = read_audio_file(source, max_seconds)
+    return to_mono_16k(decoded.samples, decoded.rate)
 
 
 # --- features ----------------------------------------------------------------------------------
@@ -214,25 +251,29 @@ def log_mel_spectrogram(chunk: torch.Tensor) -> torch.Tensor:
     return ((log_spec + 4.0) / 4.0).T  # (3000, 128)
 
 
-def speech_features(pcm: np.ndarray, name: str = "The recording") -> AudioClip:
+def speech_features(
+    pcm: np.ndarray, name: str = "The recording", source_seconds: float | None = None
+) -> AudioClip:
     """16 kHz mono float32 samples → the model's :class:`SpeechInput`, cut into 30 s chunks.
 
     ``name`` says in an error message what the samples came from (empty audio is an error: the
-    model has nothing to listen to).
+    model has nothing to listen to). ``source_seconds`` is the length of the whole source when
+    only its beginning was decoded.
     """
     if pcm.ndim != 1:
         raise ValueError(f"expected mono 16 kHz samples, got shape {pcm.shape}")
     if pcm.shape[0] == 0:
         raise MediaError(f"{name} contains no audio samples. Record or choose a longer clip.")
-    duration_s = pcm.shape[0] / SAMPLE_RATE
+    duration_s = source_seconds if source_seconds is not None else pcm.shape[0] / SAMPLE_RATE
     n_chunks = math.ceil(pcm.shape[0] / CHUNK_SAMPLES)
     truncated = n_chunks > MAX_CHUNKS
     if truncated:
         logger.warning(
-            "Audio of %.0f s is longer than the model's limit of %d s; only the first %d s are used.",
+            "%s lasts %.0f s, longer than the model's limit of %d s; only the first %d s are used.",
+            name,
             duration_s,
-            MAX_CHUNKS * CHUNK_SECONDS,
-            MAX_CHUNKS * CHUNK_SECONDS,
+            MAX_SECONDS,
+            MAX_SECONDS,
         )
         n_chunks = MAX_CHUNKS
     wavs = torch.zeros(n_chunks, CHUNK_SAMPLES, dtype=torch.float32)  # (n, 480000), zero-padded
@@ -247,5 +288,11 @@ def process_audio(source: AudioSource, sample_rate: int | None = None) -> AudioC
 
     An empty file or array raises :class:`MediaError` naming the file.
     """
-    name = "The audio array" if isinstance(source, np.ndarray) else f"Audio file '{source}'"
-    return speech_features(load_audio(source, sample_rate), name)
+    if isinstance(source, np.ndarray):
+        return speech_features(load_audio(source, sample_rate), "The audio array")
+    return decoded_to_clip(read_audio_file(source), f"Audio file '{source}'")
+
+
+def decoded_to_clip(decoded: DecodedAudio, name: str) -> AudioClip:
+    """Decoded file audio → 16 kHz mono → :class:`AudioClip` (``name`` as in :func:`speech_features`)."""
+    return speech_features(to_mono_16k(decoded.samples, decoded.rate), name, decoded.source_seconds)

@@ -10,7 +10,8 @@ pipeline is repetition penalty 1.05 → temperature 0.2 → top-k 20, no nucleus
 transformers 5 fills every field left ``None`` in a passed ``GenerationConfig`` from the model's
 own ``generation_config.json`` — which would bring back its ``top_p 0.8`` — so
 :meth:`GenerationSettings.to_generation_config` sets every field explicitly (``top_p=1.0`` is
-"no nucleus filtering").
+"no nucleus filtering"). Generating from ``inputs_embeds`` (as the official and our engine do),
+transformers warns that the penalty applies to new tokens only: that is the official behaviour.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         values = np.asarray(image, dtype=np.int64) >> (depth - 8)
         image = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        image.mode in ("P", "L", "RGB") and "transparency" in image.info
+        image.mode in ("P", "L") and "transparency" in image.info
     )
     if has_alpha:
         rgba = image.convert("RGBA")

@@ -128,8 +128,8 @@ class MarkdownStripper:
             return i + m.end()
         if m := _BULLET.match(line):
             self._line_kind = "item"
-            if m.group(1):  # numbered steps keep their number: "1. Open the file" is read "one. …"
-                self._emit(out, m.group(1) + ". ")
+            if m.group(1):  # numbered steps keep their number ("one. Open the file"), never cut from it
+                self._emit(out, ATOM_START + m.group(1) + "." + ATOM_END + " ")
             return i + m.end()
         if line.lstrip(" \t").startswith("|"):
             self._line_kind = "table"

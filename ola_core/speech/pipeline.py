@@ -12,8 +12,10 @@ cancels the synthesizer between chunks and silences the player, so nothing of th
 can be heard after it returns. The synthesis thread lives as long as the pipeline; per-sentence
 workers (the watchdog's) end with their sentence or at the cancel.
 
-Without a player the pipeline renders instead of playing (:meth:`render`): the same splitting
-and synthesis, the audio returned as one array (the headless ``replay`` command, tests).
+The sink is an :class:`~ola_core.speech.player.AudioPlayer`, or a
+:class:`~ola_core.speech.recording.RecordingSink` that keeps the audio (and may play it too).
+Without a sink the pipeline renders instead (:meth:`render`): the same splitting and synthesis
+on the calling thread, the audio returned as one array (benchmarks, tests).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from ola_core.errors import OlaError, SynthesisError
-from ola_core.speech.player import AudioPlayer, ChunkStarted, DeviceLost, PlaybackFinished, PlayerEvent
+from ola_core.speech.player import AudioSink, ChunkStarted, DeviceLost, PlaybackFinished, PlayerEvent
 from ola_core.speech.splitter import SentenceSplitter
 from ola_core.speech.synthesizer import Synthesizer, WatchdogSynthesizer
 
 __all__ = [
     "RenderedSpeech",
+    "SentenceQueued",
     "SentenceStarted",
     "SentenceSynthesized",
     "SpeechError",
@@ -44,6 +47,16 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SentenceQueued:
+    """The splitter released sentence ``index``; it waits for the synthesizer."""
+
+    utterance: int
+    index: int
+    text: str
+    t: float
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class SpeechError:
     t: float
 
 
-SpeechEvent = SentenceSynthesized | SentenceStarted | SpeechFinished | SpeechError
+SpeechEvent = SentenceQueued | SentenceSynthesized | SentenceStarted | SpeechFinished | SpeechError
 
 
 @dataclass
@@ -129,7 +142,7 @@ class SpeechPipeline:
     def __init__(
         self,
         synthesizer: Synthesizer,
-        player: AudioPlayer | None = None,
+        player: AudioSink | None = None,
         *,
         voice: str | None = None,
         on_event: Callable[[SpeechEvent], None] | None = None,
@@ -253,6 +266,7 @@ class SpeechPipeline:
 
     def _submit(self, text: str) -> None:
         self._jobs.put(_Sentence(self._utterance, self._index, text))
+        self._emit(SentenceQueued(self._utterance, self._index, text, time.monotonic()))
         self._index += 1
 
     def _next_utterance(self, cancelled: bool) -> None:

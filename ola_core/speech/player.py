@@ -29,18 +29,28 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import soxr
 
 from ola_core.errors import AudioDeviceError
 
-__all__ = ["AudioPlayer", "ChunkStarted", "DeviceLost", "PlaybackFinished", "PlayedAudio", "PlayedSignal"]
+__all__ = [
+    "AudioPlayer",
+    "AudioSink",
+    "ChunkStarted",
+    "DeviceLost",
+    "PlaybackFinished",
+    "PlayedAudio",
+    "PlayedSignal",
+    "list_output_devices",
+]
 
 log = logging.getLogger(__name__)
 
 _STALL_SECONDS = 1.0  # no callback for this long on a started stream: the device is gone
+_DISPATCH_TICK = 0.01  # how often on_played is fed and the device is checked
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,17 @@ class DeviceLost:
 
 
 PlayerEvent = ChunkStarted | PlaybackFinished | DeviceLost
+
+
+class AudioSink(Protocol):
+    """Where the speech pipeline sends audio: the :class:`AudioPlayer`, or a recording sink."""
+
+    on_event: Callable[[PlayerEvent], None] | None
+
+    def play(self, pcm: np.ndarray, sample_rate: int, marker: object = None) -> None: ...
+    def end(self, marker: object = None) -> None: ...
+    def stop(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -208,7 +229,8 @@ class AudioPlayer:
     """Plays float32 mono chunks at any sample rate on one output device; see the module docstring.
 
     ``device``: a sounddevice device index or name (None: the system default). ``on_event``
-    receives :data:`PlayerEvent` objects on the player's dispatcher thread.
+    receives :data:`PlayerEvent` objects, ``on_played`` every new stretch of the played signal
+    (echo-canceller reference, about every 10 ms), both on the player's dispatcher thread.
     """
 
     def __init__(
@@ -220,12 +242,14 @@ class AudioPlayer:
         volume: float = 1.0,
         reference_seconds: float = 10.0,
         on_event: Callable[[PlayerEvent], None] | None = None,
+        on_played: Callable[[PlayedAudio], None] | None = None,
     ) -> None:
         self.device = device
         self.block_ms = block_ms
         self.latency = latency
         self.reference_seconds = reference_seconds
         self.on_event = on_event
+        self.on_played = on_played
         self._volume = float(np.clip(volume, 0.0, 1.0))
         self._items: collections.deque[_Item] = collections.deque()
         self._offset = 0  # samples of _items[0] already played
@@ -235,7 +259,7 @@ class AudioPlayer:
         self._rate = 0
         self._channels = 0
         self._block: np.ndarray = np.zeros(0, np.float32)
-        self._notices: queue.SimpleQueue[tuple[PlayerEvent, int] | None] = queue.SimpleQueue()
+        self._notices: queue.SimpleQueue[tuple[PlayerEvent, int] | None] = queue.SimpleQueue()  # None: quit
         self._epoch = 0  # bumped by stop(): notices of dropped audio are not delivered
         self._expected_finish = False
         self._last_callback = 0.0
@@ -477,33 +501,58 @@ class AudioPlayer:
         self._emit(DeviceLost(error, time.monotonic()))
 
     def _dispatch(self) -> None:
-        """Deliver notices at the time their sample is heard; watch for a stalled device."""
+        """Deliver notices when their sample is heard, feed ``on_played``, watch for a stalled device."""
+        due: collections.deque[tuple[PlayerEvent, int]] = collections.deque()  # in DAC-time order
+        played_cursor = self.played.written if self.played is not None else 0
         while not self._closed.is_set():
+            wait = (
+                _DISPATCH_TICK if not due else min(_DISPATCH_TICK, max(0.0, due[0][0].t - time.monotonic()))
+            )
+            notice: tuple[PlayerEvent, int] | bool | None
             try:
-                notice = self._notices.get(timeout=0.1)
+                notice = self._notices.get(timeout=wait)
             except queue.Empty:
-                stream = self._stream
-                if stream is not None and time.monotonic() - self._last_callback > _STALL_SECONDS:
-                    self._lose(AudioDeviceError("The speaker stopped playing (no audio callbacks)."))
-                continue
+                notice = False  # nothing new; deliver what is due
             if notice is None:
                 return
-            event, epoch = notice
-            if isinstance(event, DeviceLost):
-                stream = self._stream
-                if stream is not None and not stream.active and not self._expected_finish:
-                    self._lose(event.error)
-                continue
-            delay = event.t - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            if epoch == self._epoch:  # not dropped by a stop() meanwhile
-                self._emit(event)
+            if isinstance(notice, tuple):
+                event, epoch = notice
+                if isinstance(event, DeviceLost):
+                    stream = self._stream
+                    if stream is not None and not stream.active and not self._expected_finish:
+                        self._lose(event.error)
+                else:
+                    due.append((event, epoch))
+            while due and due[0][0].t <= time.monotonic():
+                event, epoch = due.popleft()
+                if epoch == self._epoch:  # not dropped by a stop() meanwhile
+                    self._emit(event)
+            played = self.played
+            if self.on_played is not None and played is not None and played.written > played_cursor:
+                chunk = played.read(played_cursor)
+                played_cursor = chunk.start_index + len(chunk.pcm)
+                self._call(self.on_played, chunk)
+            if self._stream is not None and time.monotonic() - self._last_callback > _STALL_SECONDS:
+                self._lose(AudioDeviceError("The speaker stopped playing (no audio callbacks)."))
 
     def _emit(self, event: PlayerEvent) -> None:
-        if self.on_event is None:
-            return
+        if self.on_event is not None:
+            self._call(self.on_event, event)
+
+    @staticmethod
+    def _call(listener: Callable[[Any], None], argument: object) -> None:
         try:
-            self.on_event(event)
-        except Exception:  # a broken listener must not kill playback
-            log.exception("audio player event handler failed")
+            listener(argument)
+        except Exception:  # a broken listener must not stop playback
+            log.exception("audio player listener failed")
+
+
+def list_output_devices() -> list[str]:
+    """Names of the output devices, for the settings (any of them can be given as ``device``)."""
+    import sounddevice as sd
+
+    try:
+        devices = sd.query_devices()
+    except sd.PortAudioError:
+        return []
+    return [str(d["name"]) for d in devices if d["max_output_channels"] > 0]

@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 class VoiceContext:
     """What an engine may need to decide whether it can run and to load itself."""
 
-    model_dirs: Mapping[str, Path] = field(
-        default_factory=dict
-    )  # engine name -> model folder chosen by the user
+    # engine name -> the model folder the user chose (engines without one use their default place)
+    model_dirs: Mapping[str, Path] = field(default_factory=dict)
+    speed: float = 1.0  # speaking rate relative to the engine's normal pace
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ HIBARI = VoiceEntry(
     label="hibari (offline, English)",
     languages=HibariSynthesizer.languages,
     priority=50,
-    create=lambda context: HibariSynthesizer(),
+    create=lambda context: HibariSynthesizer(speed=context.speed),
     unavailable=lambda context: HibariSynthesizer.unavailable_reason(),
 )
 ESPEAK = VoiceEntry(
@@ -76,7 +76,7 @@ ESPEAK = VoiceEntry(
     label="espeak-ng (offline, many languages, robotic)",
     languages=EspeakSynthesizer.languages,
     priority=10,
-    create=lambda context: EspeakSynthesizer(),
+    create=lambda context: EspeakSynthesizer(words_per_minute=round(165 * context.speed)),
     unavailable=lambda context: EspeakSynthesizer.unavailable_reason(),
 )
 

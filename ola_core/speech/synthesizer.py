@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,9 +173,8 @@ class WatchdogSynthesizer(Synthesizer):
             except queue.Empty:
                 continue
 
-    def _guard(self, call: object, timeout: float, doing: str) -> None:
+    def _guard(self, call: Callable[[], None], timeout: float, doing: str) -> None:
         """Run ``call()`` on a worker thread; a crash or an overrun becomes a SynthesisError."""
-        assert callable(call)
         outcome: list[BaseException | None] = []
 
         def work() -> None:

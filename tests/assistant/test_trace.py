@@ -31,7 +31,7 @@ def test_order_stages_and_latencies() -> None:
     assert trace.ordered() and trace.missing() == []
     assert trace.mouth_to_ear_s == pytest.approx(0.7)  # last_voiced (1) → first_played (8)
     stages = trace.stages()
-    assert list(stages)[0] == "speech_start→last_voiced" and len(stages) == len(MARKS) - 1
+    assert next(iter(stages)) == "speech_start→last_voiced" and len(stages) == len(MARKS) - 1
     broken = TraceRecorder(8, "voice")
     broken.mark("t_endpoint", 5.0)
     broken.mark("t_first_token", 4.0)

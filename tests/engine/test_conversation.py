@@ -43,7 +43,10 @@ def test_kv_reuse_gives_the_same_greedy_tokens_as_reencoding(loaded: LoadedOla, 
 def test_second_turn_prefill_does_not_grow_with_first_turn_media(loaded: LoadedOla, image_file: Path) -> None:
     follow_up = Turn(text="Tell me more.")
     prefills = {}
-    for name, first in {"text": Turn(text="Hello."), "image": Turn(text="Hello.", images=(image_file,) * 2)}.items():
+    for name, first in {
+        "text": Turn(text="Hello."),
+        "image": Turn(text="Hello.", images=(image_file,) * 2),
+    }.items():
         engine = OlaEngine.from_loaded(loaded, settings=GREEDY)
         first_stats = engine.generate(first)
         prefills[name] = (first_stats.prompt_tokens, engine.generate(follow_up).prompt_tokens)
@@ -70,7 +73,9 @@ def test_cancelled_turn_before_prefill_leaves_no_trace(engine: OlaEngine) -> Non
 def tiny_budget_engine(loaded: LoadedOla, positions: int) -> OlaEngine:
     per_token = kv_bytes_per_token(loaded.model.config, loaded.dtype)
     return OlaEngine.from_loaded(
-        loaded, settings=GenerationSettings(greedy=True, max_new_tokens=8), memory_budget_bytes=positions * per_token
+        loaded,
+        settings=GenerationSettings(greedy=True, max_new_tokens=8),
+        memory_budget_bytes=positions * per_token,
     )
 
 
@@ -115,11 +120,15 @@ def test_plan_drops_media_oldest_first(loaded: LoadedOla) -> None:
     conversation.system_prompt = "You are a helpful assistant."
     with_audio = user_message(Turn(text="listen", speech=tone(0.5)), MediaBudget())
     for _ in range(3):
-        conversation.exchanges.append(Exchange(with_audio, AssistantMessage("ok", tuple(tokenizer.encode("ok")))))
+        conversation.exchanges.append(
+            Exchange(with_audio, AssistantMessage("ok", tuple(tokenizer.encode("ok"))))
+        )
     new = UserMessage(text="next")
 
     def length_with(stripped: int, exchanges: list[Exchange]) -> int:
-        kept = [Exchange(without_media(e.user), e.answer) if i < stripped else e for i, e in enumerate(exchanges)]
+        kept = [
+            Exchange(without_media(e.user), e.answer) if i < stripped else e for i, e in enumerate(exchanges)
+        ]
         return sequence_length(conversation.full_prompt(tokenizer, new, kept))
 
     one_stripped = length_with(1, conversation.exchanges)

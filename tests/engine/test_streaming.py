@@ -35,7 +35,9 @@ def test_multibyte_characters_are_never_split(loaded: LoadedOla) -> None:
 @given(st.lists(st.integers(min_value=0, max_value=371), max_size=40))
 def test_any_id_sequence_streams_to_its_decoding(loaded: LoadedOla, ids: list[int]) -> None:
     """Also for random bytes that are not valid UTF-8: the pieces add up to the plain decode."""
-    assert "".join(stream_text(loaded.tokenizer, ids)) == loaded.tokenizer.decode(ids, skip_special_tokens=True)
+    assert "".join(stream_text(loaded.tokenizer, ids)) == loaded.tokenizer.decode(
+        ids, skip_special_tokens=True
+    )
 
 
 def test_streamed_deltas_equal_non_streaming_greedy_generation(engine: OlaEngine, loaded: LoadedOla) -> None:
@@ -45,7 +47,9 @@ def test_streamed_deltas_equal_non_streaming_greedy_generation(engine: OlaEngine
     assert stats is not None
 
     # Reference: transformers' own generate on the same prompt, without streaming.
-    prompt = build_prompt(loaded.tokenizer, [user_message(turn, MediaBudget())], system="You are a helpful assistant.")
+    prompt = build_prompt(
+        loaded.tokenizer, [user_message(turn, MediaBudget())], system="You are a helpful assistant."
+    )
     with torch.inference_mode():
         embeds = loaded.model.embed_prompt(prompt)
         reference = loaded.model.generate(
@@ -72,7 +76,9 @@ def test_streamed_deltas_equal_non_streaming_greedy_generation(engine: OlaEngine
 
 def test_statistics_of_a_turn(engine: OlaEngine) -> None:
     stats = engine.generate(Turn(text="Hello!"))
-    assert stats.t_start <= stats.t_encoders_done <= stats.t_prefill_done <= stats.t_first_token <= stats.t_end  # type: ignore[operator]
+    assert (
+        stats.t_start <= stats.t_encoders_done <= stats.t_prefill_done <= stats.t_first_token <= stats.t_end
+    )  # type: ignore[operator]
     assert stats.stop_reason in ("eos", "max_new_tokens")
     assert stats.peak_memory_bytes is not None and stats.peak_memory_bytes > 10_000_000  # RSS of this process
     assert stats.memory_kind == "rss"

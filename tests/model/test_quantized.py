@@ -27,20 +27,33 @@ def bf16(tiny_checkpoint: TinyCheckpoint) -> LoadedOla:
 
 def image_prompt(loaded: LoadedOla) -> PromptInputs:
     g = torch.Generator().manual_seed(3)
-    image = ImageInput(torch.rand(3, 64, 64, generator=g) * 2 - 1, torch.rand(3, 96, 128, generator=g) * 2 - 1)
-    ids = loaded.tokenizer("Look: ").input_ids + [IMAGE_TOKEN_INDEX] + loaded.tokenizer("\nWhat is it?").input_ids
+    image = ImageInput(
+        torch.rand(3, 64, 64, generator=g) * 2 - 1, torch.rand(3, 96, 128, generator=g) * 2 - 1
+    )
+    ids = [
+        *loaded.tokenizer("Look: ").input_ids,
+        IMAGE_TOKEN_INDEX,
+        *loaded.tokenizer("\nWhat is it?").input_ids,
+    ]
     return PromptInputs(ids, [image])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("quantization", "layer_class", "max_relative_error"),
-    [("nf4", "Linear4bit", 0.25), ("int8", "Linear8bitLt", 0.05)],
+    [("nf4", "Linear4bit", 0.3), ("int8", "Linear8bitLt", 0.05)],
 )
 def test_quantized_load_runs_and_stays_close(
-    tiny_checkpoint: TinyCheckpoint, bf16: LoadedOla, quantization: str, layer_class: str, max_relative_error: float
+    tiny_checkpoint: TinyCheckpoint,
+    bf16: LoadedOla,
+    quantization: str,
+    layer_class: str,
+    max_relative_error: float,
 ) -> None:
-    loaded = load_ola(tiny_checkpoint.model_dir, device="cpu", quantization=quantization)  # type: ignore[arg-type]
+    # bf16 compute, as on a GPU (the CPU default would be fp32)
+    loaded = load_ola(
+        tiny_checkpoint.model_dir, device="cpu", quantization=quantization, dtype=torch.bfloat16
+    )  # type: ignore[arg-type]
     assert loaded.quantization == quantization and loaded.dtype == torch.bfloat16
 
     linears = {name: type(m).__name__ for name, m in loaded.model.named_modules() if isinstance(m, nn.Linear)}
@@ -59,7 +72,7 @@ def test_quantized_load_runs_and_stays_close(
         embeds = loaded.model.embed_prompt(prompt)
         logits = loaded.model(inputs_embeds=embeds).logits.float()
     assert logits.shape == reference.shape
-    # Measured on this checkpoint: NF4 ≈ 0.12, int8 ≈ 0.02 (a 64-wide toy LLM quantizes worse than 7B).
+    # Measured on this checkpoint: NF4 0.20, int8 0.02 (4-bit on a 64-wide toy LLM is coarse; deterministic).
     relative_error = (logits - reference).norm() / reference.norm()
     print(f"{quantization}: relative logit error {relative_error:.4f}")
     assert relative_error < max_relative_error

@@ -1,0 +1,185 @@
+"""`ola-assistant ask`: one question about files (images, audio, a video) — the answer streams to stdout.
+
+The media are decoded and checked before the model is loaded, so a wrong or corrupt file costs
+a second, not a model load: it ends the command with one line naming the file and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from ola_core.errors import GenerationError, ModelFilesMissingError
+
+if TYPE_CHECKING:  # the engine (torch, transformers) is imported when a question is asked, not for --help
+    from ola_core.engine import Turn, TurnStats
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ask",
+        help="ask Ola one question about images, audio or a video (no GUI)",
+        description=(
+            "Ask Ola one question, optionally about files, and print the answer as it is generated. "
+            "Unreadable media end the command with a one-line error and exit code 2."
+        ),
+    )
+    parser.add_argument("question", nargs="?", default="", help="the question (may be empty with media)")
+    parser.add_argument(
+        "--model", type=Path, metavar="DIR", help="the Ola-7b folder (default: the downloaded model)"
+    )
+    parser.add_argument("--speech-encoder", type=Path, metavar="F", help="Whisper large-v3.pt, if not found")
+    parser.add_argument(
+        "--music-encoder", type=Path, metavar="F", help="the BEATs .pt checkpoint, if not found"
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="F",
+        help="an image to look at (repeatable)",
+    )
+    parser.add_argument(
+        "--audio", type=Path, metavar="F", help="an audio file: sound to listen to, or the spoken question"
+    )
+    parser.add_argument(
+        "--video",
+        type=Path,
+        metavar="F|DIR",
+        help="a video file (its soundtrack is heard too) or a folder of frames",
+    )
+    parser.add_argument(
+        "--quantization",
+        choices=("none", "nf4", "int8"),
+        default="none",
+        help="weights of the language model: bf16 (none), 4-bit NF4 or 8-bit (default: none)",
+    )
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default: auto)"
+    )
+    parser.add_argument(
+        "--greedy", action="store_true", help="arg-max decoding (the repetition penalty still applies)"
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=1024,
+        metavar="N",
+        help="longest answer in tokens (default: 1024)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object at the end: text, token_ids, prompt_tokens, timings, memory",
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _model_files(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:
+    """The Ola folder and encoder files: as given, or the downloaded model."""
+    if args.model is not None:
+        return args.model, args.speech_encoder, args.music_encoder
+    from ola_core.model.loading import BEATS_FILE_NAME, WHISPER_FILE_NAME
+    from ola_core.model_store import find_model_files
+
+    found = find_model_files()
+    if found is None:
+        raise ModelFilesMissingError(
+            "No Ola model found: run `ola-assistant download` first, or pass --model DIR (the Ola-7b folder)."
+        )
+    encoders = found.speech_encoders_dir
+    return (
+        found.ola_dir,
+        args.speech_encoder or encoders / WHISPER_FILE_NAME,
+        args.music_encoder or encoders / BEATS_FILE_NAME,
+    )
+
+
+def _turn(args: argparse.Namespace) -> Turn:
+    """The question and media as a turn; decoding them once here checks every file before loading."""
+    from ola_core.engine import MediaBudget, Turn
+    from ola_core.engine.turn_inputs import user_message
+    from ola_core.processing.audio import load_audio
+
+    speech = load_audio(args.audio) if args.audio is not None else None
+    turn = Turn(text=args.question, speech=speech, images=tuple(args.image), video=args.video)
+    if turn.is_empty():
+        raise GenerationError("Nothing to ask: give a question, or at least one --image, --audio or --video.")
+    user_message(turn, MediaBudget())  # raises MediaError naming the file
+    return turn
+
+
+def stats_json(stats: TurnStats) -> dict[str, Any]:
+    """The figures of a turn as plain JSON values (seconds from the start of the turn)."""
+
+    def since_start(t: float | None) -> float | None:
+        return None if t is None else round(t - stats.t_start, 4)
+
+    return {
+        "text": stats.text.strip(),
+        "token_ids": stats.token_ids,
+        "prompt_tokens": stats.prompt_tokens,
+        "new_tokens": stats.new_tokens,
+        "stop_reason": stats.stop_reason,
+        "timings": {
+            "encoders_done_s": since_start(stats.t_encoders_done),
+            "prefill_done_s": since_start(stats.t_prefill_done),
+            "first_token_s": since_start(stats.t_first_token),
+            "total_s": since_start(stats.t_end),
+            "tokens_per_s": stats.tokens_per_s,
+        },
+        "peak_memory_bytes": stats.peak_memory_bytes,
+        "memory_kind": stats.memory_kind,
+    }
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from ola_core.engine import GenerationSettings, OlaEngine
+
+    turn = _turn(args)
+    model_dir, speech_encoder, music_encoder = _model_files(args)
+    # from_checkpoint builds ``cls``, the engine's subclass, though typed as the processing base class.
+    settings = cast(
+        GenerationSettings,
+        GenerationSettings.from_checkpoint(model_dir, greedy=args.greedy, max_new_tokens=args.max_new_tokens),
+    )
+    engine = OlaEngine(
+        model_dir,
+        speech_encoder=speech_encoder,
+        music_encoder=music_encoder,
+        quantization=args.quantization,
+        device=args.device,
+        settings=settings,
+    )
+    t0 = time.monotonic()
+    engine.load()
+    load_s = time.monotonic() - t0
+    started = False
+    for delta in engine.stream(turn):
+        if not args.json:
+            text = delta.text if started else delta.text.lstrip()
+            started = started or bool(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    stats = engine.last_stats
+    assert stats is not None
+    if args.json:
+        report = stats_json(stats)
+        report["timings"]["load_s"] = round(load_s, 4)
+        report["model"] = engine.description
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print()
+    return 0

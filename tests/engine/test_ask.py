@@ -1,0 +1,134 @@
+"""`ola-assistant ask` end to end on a tiny checkpoint: every input kind, JSON output, bad media."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+
+from ola_core.cli import main
+from ola_core.model.tiny import TinyCheckpoint
+from tests.engine.conftest import tone
+from tests.processing.test_video import numbered_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("ask-media")
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(folder / "photo.png")
+    soundfile.write(folder / "question.wav", tone(1.5, 300.0), 16000)
+    write_video(folder / "clip.mp4", numbered_frames(6), fps=4, audio=tone(1.5, 500.0))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    (folder / "notes.txt").write_text("not media")
+    return {p.stem: p for p in folder.iterdir()}
+
+
+def ask_json(capsys: pytest.CaptureFixture[str], model: Path, *args: str) -> dict[str, Any]:
+    code = main(
+        [
+            "ask",
+            "--model",
+            str(model),
+            "--device",
+            "cpu",
+            "--greedy",
+            "--max-new-tokens",
+            "12",
+            "--json",
+            *args,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    return dict(json.loads(out))
+
+
+@pytest.mark.parametrize(
+    ("kind", "args"),
+    [
+        ("text", ["What is the capital of France?"]),
+        ("image", ["--image", "photo", "What is in this image?"]),
+        ("audio", ["--audio", "question", "What do you hear?"]),
+        ("video with audio", ["--video", "clip", "Describe the video."]),
+        ("image + spoken question", ["--image", "photo", "--audio", "question"]),
+    ],
+)
+def test_ask_json_for_every_input_kind(
+    capsys: pytest.CaptureFixture[str],
+    tiny_checkpoint: TinyCheckpoint,
+    media: dict[str, Path],
+    kind: str,
+    args: list[str],
+) -> None:
+    resolved = [str(media[a]) if a in media else a for a in args]
+    report = ask_json(capsys, tiny_checkpoint.model_dir, *resolved)
+    assert isinstance(report["text"], str) and report["token_ids"]
+    assert 1 <= len(report["token_ids"]) <= 12
+    text_only = kind == "text"
+    # Media make the prompt longer than any text prompt: image ≈ 165, audio 153, video + audio more.
+    assert (report["prompt_tokens"] < 60) if text_only else (report["prompt_tokens"] > 150)
+    timings = report["timings"]
+    assert 0 < timings["encoders_done_s"] <= timings["first_token_s"] <= timings["total_s"]
+    assert timings["load_s"] > 0 and report["peak_memory_bytes"] > 0
+
+
+def test_ask_streams_plain_text(capsys: pytest.CaptureFixture[str], tiny_checkpoint: TinyCheckpoint) -> None:
+    code = main(
+        [
+            "ask",
+            "--model",
+            str(tiny_checkpoint.model_dir),
+            "--device",
+            "cpu",
+            "--greedy",
+            "--max-new-tokens",
+            "8",
+            "Hi",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0 and captured.out.endswith("\n") and not captured.out.startswith("{")
+
+
+@pytest.mark.parametrize(
+    ("flag", "name", "message"),
+    [
+        ("--image", "broken", "broken.png"),
+        ("--image", "notes", "notes.txt"),
+        ("--audio", "photo", "photo.png"),
+        ("--video", "missing", "missing.mp4"),
+    ],
+)
+def test_bad_media_is_one_line_naming_the_file_and_exit_code_2(
+    capsys: pytest.CaptureFixture[str],
+    tiny_checkpoint: TinyCheckpoint,
+    media: dict[str, Path],
+    flag: str,
+    name: str,
+    message: str,
+) -> None:
+    path = media.get(name, media["photo"].with_name("missing.mp4"))
+    code = main(["ask", "--model", str(tiny_checkpoint.model_dir), flag, str(path), "What is it?"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert "Traceback" not in err
+
+
+def test_ask_help_documents_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ask", "--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    for flag in (
+        "--model", "--speech-encoder", "--music-encoder", "--image", "--audio", "--video",
+        "--quantization", "--device", "--greedy", "--max-new-tokens", "--json", "question",
+    ):  # fmt: skip
+        assert flag in out

@@ -1,0 +1,130 @@
+"""tiny.py and the tiny tokenizer: the official file layout, seeded, loadable by every path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+from ola_core.cli import main
+from ola_core.model.tiny import TinyCheckpoint, write_tiny_checkpoint
+from ola_core.model.tokenizer_files import QWEN2_CHAT_TEMPLATE, train_bpe, write_tokenizer_files
+
+OFFICIAL_CONFIG_KEYS = {
+    "architectures",
+    "model_type",
+    "rope_theta",
+    "torch_dtype",
+    "mm_vision_tower",
+    "mm_projector_type",
+    "mm_hidden_size",
+    "speech_encoder",
+    "music_encoder",
+    "speech_encoder_type",
+    "speech_projector_type",
+    "speech_encoder_ds_rate",
+    "speech_encoder_hidden_size",
+    "tokenizer_model_max_length",
+    "tokenizer_padding_side",
+}
+
+
+def test_layout_is_official(tiny_checkpoint: TinyCheckpoint) -> None:
+    model_dir = tiny_checkpoint.model_dir
+    assert (
+        model_dir.name == "Ola-7b"
+        and tiny_checkpoint.speech_encoder_path.parent.name == "Ola_speech_encoders"
+    )
+    assert tiny_checkpoint.speech_encoder_path.name == "large-v3.pt"
+    assert tiny_checkpoint.music_encoder_path.name == "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert set(config) >= OFFICIAL_CONFIG_KEYS
+    assert config["model_type"] == "ola_qwen" and config["speech_encoder_hidden_size"] == 96
+    assert config["speech_encoder"] == "./pretrained/large-v3.pt"  # the authors' path, as in the real file
+    generation = json.loads((model_dir / "generation_config.json").read_text())
+    assert {
+        k: generation[k] for k in ("top_k", "top_p", "temperature", "repetition_penalty", "do_sample")
+    } == {
+        "top_k": 20,
+        "top_p": 0.8,
+        "temperature": 0.7,
+        "repetition_penalty": 1.05,
+        "do_sample": True,
+    }
+    index = json.loads((model_dir / "model.safetensors.index.json").read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    assert len(shards) >= 2 and shards[0] == f"model-00001-of-{len(shards):05d}.safetensors"
+    keys: dict[str, str] = {}
+    total = 0
+    for shard in shards:
+        with safe_open(str(model_dir / shard), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                keys[key] = shard
+                tensor = f.get_tensor(key)
+                total += tensor.numel() * tensor.element_size()
+                expected = "F32" if ".beats_model." in key else "BF16"
+                assert str(tensor.dtype) == {"F32": "torch.float32", "BF16": "torch.bfloat16"}[expected], key
+    assert keys == index["weight_map"] and index["metadata"]["total_size"] == total
+
+
+def test_seeded(tmp_path: Path, tiny_checkpoint: TinyCheckpoint) -> None:
+    again = write_tiny_checkpoint(tmp_path / "again", seed=0)
+    other = write_tiny_checkpoint(tmp_path / "other", seed=1)
+    for shard in sorted(tiny_checkpoint.model_dir.glob("model-*.safetensors")):
+        assert (again.model_dir / shard.name).read_bytes() == shard.read_bytes()
+    first = sorted(tiny_checkpoint.model_dir.glob("model-*.safetensors"))[0]
+    assert (other.model_dir / first.name).read_bytes() != first.read_bytes()
+    assert other.speech_encoder_path.read_bytes() != tiny_checkpoint.speech_encoder_path.read_bytes()
+
+
+def test_tokenizer_behaves_like_qwen2(tiny_checkpoint: TinyCheckpoint) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint.model_dir)
+    specials = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+    assert specials == [len(tokenizer) - 3, len(tokenizer) - 2, len(tokenizer) - 1]
+    assert tokenizer.eos_token == "<|im_end|>" and tokenizer.pad_token == "<|endoftext|>"
+    assert tokenizer.bos_token is None  # as Qwen: no BOS is prepended
+    text = "User's question in speech: 你好, café 12345!\n\n  done"
+    ids = tokenizer(text).input_ids
+    assert tokenizer.decode(ids) == text
+    assert len(ids) < len(text.encode())  # merges were learned: not one token per byte
+    assert tokenizer("<|im_start|>user").input_ids[0] == specials[1]  # special tokens are atomic
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True
+    )
+    assert chat == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert json.loads((tiny_checkpoint.model_dir / "tokenizer_config.json").read_text())["chat_template"] == (
+        QWEN2_CHAT_TEMPLATE
+    )
+
+
+def test_bpe_training_is_deterministic() -> None:
+    text = "the cat sat on the mat; the cat ate the rat"
+    assert train_bpe(text, 20) == train_bpe(text, 20)
+    vocab, merges = train_bpe(text, 20)
+    assert len(vocab) == 256 + len(merges) and ("Ġ", "the") in merges
+
+
+@pytest.mark.slow
+def test_full_size_tokenizer_puts_specials_at_qwen_ids(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    ids = write_tokenizer_files(tmp_path, first_special_id=151643)
+    assert ids == {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645}
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    assert len(tokenizer) == 151646
+    assert tokenizer("hi<|im_end|>").input_ids[-1] == 151645
+
+
+def test_cli_writes_a_loadable_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tiny-checkpoint", str(tmp_path / "out"), "--seed", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert str(tmp_path / "out" / "Ola-7b") in printed and "large-v3.pt" in printed
+    assert (tmp_path / "out" / "Ola-7b" / "model.safetensors.index.json").is_file()
+    assert (tmp_path / "out" / "Ola_speech_encoders" / "large-v3.pt").is_file()
