@@ -45,7 +45,8 @@ def row(report: dict[str, Any]) -> str:
     return (
         f"| {report['model']} | {precision} | {report['device']} | {report['turn1']['prompt_tokens']} | {ms('turn1')} "
         f"| {report['turn2_reuse']['prompt_tokens']} | {ms('turn2_reuse')} | {report['turn2_reencode']['prompt_tokens']} "
-        f"| {ms('turn2_reencode')} | {report['turn2_ttft_ratio']} | {report['decode_tokens_per_s']:.1f} "
+        f"| {ms('turn2_reencode')} | {report['turn2_ttft_ratio']} | {'yes' if report['turn2_same_tokens'] else 'no'} "
+        f"| {report['decode_tokens_per_s']:.1f} "
         f"| {peak / 2**20:.0f} MiB {report['memory_kind']} |"
     )
 
@@ -60,9 +61,9 @@ def main() -> None:
     configs = CPU_CONFIGS + (GPU_CONFIGS if args.gpu else [])
     print(
         "| model | weights | device | turn 1 prompt | turn 1 TTFT ms | turn 2 prompt (reuse) | turn 2 TTFT ms (reuse) "
-        "| turn 2 prompt (re-encode) | turn 2 TTFT ms (re-encode) | ratio | decode tok/s | peak memory |"
+        "| turn 2 prompt (re-encode) | turn 2 TTFT ms (re-encode) | ratio | same tokens | decode tok/s | peak memory |"
     )
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 13)
     for config in configs:
         report = measure(config, ["--repeats", args.repeats])
         print(row(report), flush=True)

@@ -15,7 +15,17 @@ import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QResizeEvent, QTextCharFormat, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QImage,
+    QResizeEvent,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -54,6 +64,31 @@ def stable_boundary(markdown: str) -> int:
         elif not in_fence and not line.strip() and line.endswith("\n") and pos < len(markdown):
             boundary = pos
     return boundary
+
+
+def style_blocks(doc: QTextDocument, start: int) -> None:
+    """Spacing between paragraphs and a tinted background for code, from ``start`` to the end.
+
+    Qt's markdown reader gives every block zero margins and code no background, which reads
+    as one dense wall of text in a chat bubble.
+    """
+    code_bg = QColor(theme.current().surface_alt)
+    block = doc.findBlock(start)
+    while block.isValid():
+        fmt = block.blockFormat()
+        cursor = QTextCursor(block)
+        if fmt.hasProperty(QTextFormat.Property.BlockCodeFence) or block.charFormat().fontFixedPitch():
+            fmt.setBackground(code_bg)
+            fmt.setLeftMargin(8)
+            fmt.setRightMargin(8)
+            fmt.setTopMargin(2)
+            fmt.setBottomMargin(2)
+        elif block.textList() is None:
+            fmt.setBottomMargin(6)
+        else:
+            fmt.setBottomMargin(2)
+        cursor.setBlockFormat(fmt)
+        block = block.next()
 
 
 class Bubble(QFrame):
@@ -229,8 +264,10 @@ class AssistantBubble(Bubble):
             return
         cursor.movePosition(QTextCursor.MoveOperation.End)
         if cursor.position() > 0:
-            cursor.insertBlock()
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())  # do not inherit e.g. code style
+        start = cursor.position()
         cursor.insertMarkdown(markdown.strip("\n"))
+        style_blocks(self.view.document(), start)
 
     def highlight(self, sentence: str | None) -> None:
         self.spoken = sentence

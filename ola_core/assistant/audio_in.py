@@ -105,7 +105,7 @@ class AudioInput(ABC):
         echo = self._echo
         clean = block
         if echo is not None:
-            clean = echo.process(block)
+            clean = echo.process(block, t_end)
             t_end -= echo.pending_samples / SAMPLE_RATE  # the tail of the block waits in the guard
         with self._lock:
             endpointer = self._endpointer

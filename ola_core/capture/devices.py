@@ -4,7 +4,7 @@ Audio devices come from PulseAudio (or PipeWire's pulse server) when one runs, e
 PortAudio. On Linux PortAudio reaches PulseAudio only through ALSA's ``pulse``/``default``
 devices, so it cannot list or pick the real microphones; we ask ``pactl`` for them and
 select one for a stream with the ``PULSE_SOURCE``/``PULSE_SINK`` variables libpulse reads when
-the stream opens (:func:`pulse_target`). Elsewhere (Windows, macOS, bare ALSA) PortAudio's own
+the stream opens (:func:`stream_target` says how to open one). Elsewhere (Windows, macOS, bare ALSA) PortAudio's own
 list has the real names.
 
 Cameras are found by opening indices with a short timeout each (OpenCV has no device list, and
@@ -123,6 +123,39 @@ def pulse_target(variable: Literal["PULSE_SOURCE", "PULSE_SINK"], name: str | No
             os.environ.pop(variable, None)
             if old is not None:
                 os.environ[variable] = old
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """How to open a PortAudio stream on a device from :func:`list_microphones`/:func:`list_speakers`."""
+
+    variable: Literal["PULSE_SOURCE", "PULSE_SINK"]
+    portaudio_device: str | None  # ``device=`` for sounddevice (None: PortAudio's default)
+    pulse_name: str | None  # the PulseAudio source/sink the stream will use (None: not PulseAudio)
+
+    def opening(self) -> contextlib.AbstractContextManager[None]:
+        """Create the stream inside this block (it routes PortAudio's ``default`` to ``pulse_name``)."""
+        return pulse_target(self.variable, self.pulse_name) if self.pulse_name else contextlib.nullcontext()
+
+
+def stream_target(kind: Literal["input", "output"], name: str | None) -> StreamTarget:
+    """Where a stream for device ``name`` (None: the system default) must be opened.
+
+    Raises :class:`AudioDeviceError` when there is no such device, or no microphone at all.
+    """
+    variable: Literal["PULSE_SOURCE", "PULSE_SINK"] = "PULSE_SOURCE" if kind == "input" else "PULSE_SINK"
+    listed = list_microphones if kind == "input" else list_speakers
+    if pulse_running():
+        if name is not None:
+            return StreamTarget(variable, None, find_audio_device(name, listed()).name)
+        default = pulse_default("source" if kind == "input" else "sink")
+        if default is None and kind == "input":
+            raise AudioDeviceError(
+                "No microphone is connected (the system has no default input). "
+                "Plug one in or choose one in Settings."
+            )
+        return StreamTarget(variable, None, default)
+    return StreamTarget(variable, None if name is None else find_audio_device(name, listed()).name, None)
 
 
 # --- PortAudio --------------------------------------------------------------------------------

@@ -162,36 +162,19 @@ class MicStream:
         self._mark = (written + frames, time.monotonic())
 
     # --- opening ----------------------------------------------------------------------------
-    def _resolve(self) -> tuple[str | None, str]:
-        """(pulse source or None, PortAudio device to open) for the wanted microphone."""
-        if devices.pulse_running():
-            if self.device is None:
-                source = devices.pulse_default("source")
-                if source is None:
-                    raise AudioDeviceError(
-                        "No microphone is connected (the system has no default input). "
-                        "Plug one in or choose one in Settings."
-                    )
-            else:
-                source = devices.find_audio_device(self.device, devices.list_microphones()).name
-            return source, "default"
-        if self.device is None:
-            return None, ""
-        return None, devices.find_audio_device(self.device, devices.list_microphones()).name
-
     def _open(self) -> None:
         import sounddevice
 
-        pulse_source, pa_device = self._resolve()
+        target = devices.stream_target("input", self.device)
         try:
-            info = sounddevice.query_devices(pa_device or None, kind="input")
+            info = sounddevice.query_devices(target.portaudio_device, kind="input")
             rate = int(info["default_samplerate"])
             self._raw = np.zeros(rate * 2, np.float32)  # 2 s: the worker polls every 20 ms
             self._mark = (0, time.monotonic())
             self._read_total = 0
-            with devices.pulse_target("PULSE_SOURCE", pulse_source):
+            with target.opening():
                 stream = sounddevice.InputStream(
-                    device=info["name"] if pa_device else None,
+                    device=target.portaudio_device,
                     samplerate=rate,
                     channels=1,
                     dtype="float32",
@@ -201,14 +184,15 @@ class MicStream:
             stream.start()
         except (sounddevice.PortAudioError, ValueError) as error:
             raise AudioDeviceError(
-                f"Cannot open the microphone {pulse_source or pa_device or 'default'} ({error}). "
+                f"Cannot open the microphone {target.pulse_name or target.portaudio_device or 'default'} "
+                f"({error}). "
                 "Check that it is connected and not used exclusively by another application."
             ) from error
         self._resampler = (
             None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, "float32")
         )
         self._in_total = self._out_total = 0
-        self._opened = _Opened(stream, rate, pulse_source or info["name"], pulse_source)
+        self._opened = _Opened(stream, rate, target.pulse_name or info["name"], target.pulse_name)
         log.info("microphone %s open at %d Hz", self._opened.name, rate)
 
     def _close(self) -> None:

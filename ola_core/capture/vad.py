@@ -172,7 +172,8 @@ class Endpointer:
         n_noise = round(self.config.noise_window_s * 1000 / self.config.frame_ms)
         self._levels: deque[float] = deque(maxlen=n_noise)  # frame RMS dBFS, for the background level
         self._turn: list[_Frame] | None = None
-        self._t_first = 0.0
+        self._t_first = 0.0  # of the open turn
+        self._t_last_voiced = 0.0  # end of its last voiced frame so far
         self._ptt_press: float | None = None
         self._ptt_release: float | None = None
 
@@ -292,26 +293,24 @@ class Endpointer:
                     self._start_turn(events, onset, keep)
             return
         self._turn.append(frame)
+        if voiced:
+            self._t_last_voiced = t1
         if self._mode == "push_to_talk":
             if self._ptt_release is not None and t1 >= self._ptt_release - _EPS:
                 self._end_turn(events, "push_to_talk", self._ptt_release)
-        elif t1 - self._last_voiced_end() >= cfg.end_silence_ms / 1000 - _EPS:
+        elif t1 - self._t_last_voiced >= cfg.end_silence_ms / 1000 - _EPS:
             self._end_turn(events, "silence", t1)
         if self._turn is not None and t1 - self._t_first >= cfg.max_turn_s - _EPS:
             self._end_turn(events, "max_length", t1)
 
     def _start_turn(self, events: list[CaptureEvent], t_first: float, frames: list[_Frame]) -> None:
         self._turn = list(frames)
-        self._t_first = t_first
+        self._t_first = self._t_last_voiced = t_first
+        for f in frames:
+            if f.voiced and f.t0 >= t_first - _EPS:
+                self._t_last_voiced = f.t1
         self._recent.clear()
         events.append(SpeechStarted(t_first))
-
-    def _last_voiced_end(self) -> float:
-        assert self._turn is not None
-        for f in reversed(self._turn):
-            if f.voiced and f.t0 >= self._t_first - _EPS:
-                return f.t1
-        return self._t_first
 
     def _end_turn(self, events: list[CaptureEvent], reason: EndReason, t_endpoint: float) -> None:
         turn = self._turn

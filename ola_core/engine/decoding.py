@@ -97,21 +97,16 @@ def decode_tokens(
     processors = logits_processors(settings)
     stopping = StoppingCriteriaList([CancelCriteria(cancel)])
     embed_tokens = model.get_input_embeddings()
-    history = torch.empty(
-        (1, 0), dtype=torch.long, device=device
-    )  # generated ids, as the processors see them
+    history = torch.empty((1, 0), dtype=torch.long, device=device)  # generated ids, for the processors
     logits = first_logits
     for step in range(settings.max_new_tokens):
-        if step > 0:
-            if stopping(history, logits).any():
-                state.stop_reason = "cancelled"
-                return
-            token = torch.tensor([[state.generated[-1]]], device=device)
-            logits = forward_embeds(model, cache, embed_tokens(token))
-            state.fed += 1
-        elif cancel.is_set():
+        if stopping(history, logits).any():
             state.stop_reason = "cancelled"
             return
+        if step > 0:
+            token = torch.tensor([[state.generated[-1]]], device=embed_tokens.weight.device)
+            logits = forward_embeds(model, cache, embed_tokens(token))
+            state.fed += 1
         scores = processors(history, logits)  # type: ignore[arg-type]
         if settings.greedy:
             next_id = int(scores.argmax(dim=-1))

@@ -21,7 +21,8 @@ import json
 import logging
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sized
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -130,7 +131,8 @@ def load_ola(
     whisper_dims, _ = load_whisper_encoder_state(encoders.whisper)
     beats_cfg, _ = load_beats_state(encoders.beats)
     config.speech_whisper_dims, config.speech_beats_cfg = whisper_dims, beats_cfg
-    model = _load_model(model_dir, config, quantization, dtype, target)
+    with _weights_progress(report, 0.1, 0.85):
+        model = _load_model(model_dir, config, quantization, dtype, target)
 
     report(0.85, "Loading speech encoders")
     _install_speech_encoder(model, config, encoders, dtype, target)
@@ -397,6 +399,44 @@ def check_memory(required_bytes: int, device: torch.device) -> None:
 
 
 # --- model -----------------------------------------------------------------------------------------
+
+
+class _ReportingBar:
+    """Wraps transformers' "Loading weights" progress bar; reports its position as a fraction."""
+
+    def __init__(self, bar: Any, total: int, report: ProgressCallback, start: float, end: float) -> None:
+        self._bar, self._total = bar, max(total, 1)
+        self._report, self._start, self._end = report, start, end
+
+    def __iter__(self) -> Iterator[Any]:
+        step = max(self._total // 50, 1)  # about 50 reports
+        for i, item in enumerate(self._bar, start=1):
+            yield item
+            if i % step == 0 or i == self._total:
+                fraction = self._start + (self._end - self._start) * min(i / self._total, 1.0)
+                self._report(fraction, f"Loading weights ({i}/{self._total} tensors)")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bar, name)
+
+
+@contextmanager
+def _weights_progress(report: ProgressCallback, start: float, end: float) -> Iterator[None]:
+    """Route transformers' weight-loading progress bar to ``report`` while loading."""
+    from transformers.utils import logging as hf_logging
+
+    def hook(factory: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        bar = factory(*args, **kwargs)
+        iterable = args[0] if args else kwargs.get("iterable")
+        if kwargs.get("desc") != "Loading weights" or not isinstance(iterable, Sized):
+            return bar
+        return _ReportingBar(bar, len(iterable), report, start, end)
+
+    previous = hf_logging.set_tqdm_hook(hook)
+    try:
+        yield
+    finally:
+        hf_logging.set_tqdm_hook(previous)
 
 
 def _describe(quantization: Quantization, dtype: torch.dtype) -> str:

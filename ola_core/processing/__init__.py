@@ -6,7 +6,7 @@ Everything between a user's media and :mod:`ola_core.model.inputs`: :func:`proce
 :func:`build_continuation` → ``PromptInputs``, and :class:`GenerationSettings`.
 """
 
-from ola_core.processing.audio import AudioClip, process_audio, speech_features
+from ola_core.processing.audio import AudioClip, load_audio, process_audio, speech_features
 from ola_core.processing.generation import GenerationSettings
 from ola_core.processing.image import load_image, process_image
 from ola_core.processing.media import MediaKind, media_kind
@@ -33,6 +33,7 @@ __all__ = [
     "VideoClip",
     "build_continuation",
     "build_prompt",
+    "load_audio",
     "load_image",
     "media_kind",
     "media_token_count",

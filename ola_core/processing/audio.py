@@ -9,8 +9,10 @@ as m4a), python-soxr with the same quality, and the Whisper mel pipeline written
 the filter bank computed here (librosa's Slaney formula, checked equal to whisper's bundled
 ``mel_filters.npz``). The BEATs encoder gets the raw padded chunks.
 
-Unlike the official code we cut the samples *before* computing mels (no work for chunks that are
-thrown away) and say so: a warning is logged and :attr:`AudioClip.truncated` is set.
+Unlike the official code we stop decoding a file shortly after the 12.5 minutes the model can
+take (a long podcast would otherwise cost gigabytes; the kept samples are the same) and cut the
+samples *before* computing mels, and we say so: a warning is logged and
+:attr:`AudioClip.truncated` is set.
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ MAX_SECONDS = MAX_CHUNKS * CHUNK_SECONDS
 N_FFT = 400  # 25 ms window
 HOP_LENGTH = 160  # 10 ms hop → 3000 frames per chunk
 N_MELS = 128  # Whisper large-v3
-FRAMES_PER_CHUNK = CHUNK_SAMPLES // HOP_LENGTH  # 3000
 RESAMPLE_QUALITY = "soxr_hq"  # librosa.load's default res_type
 
 AUDIO_SUFFIXES = frozenset(
@@ -57,7 +58,7 @@ class AudioClip:
     """A clip ready for the speech encoders, with what a caller needs to tell the user."""
 
     speech: SpeechInput
-    duration_s: float  # of the 16 kHz audio before cutting and padding
+    duration_s: float  # of the whole source, before cutting and padding
     truncated: bool  # True when the clip was longer than MAX_CHUNKS × 30 s and was cut
 
     @property

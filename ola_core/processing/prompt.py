@@ -39,14 +39,12 @@ from ola_core.model.inputs import (
     SpeechInput,
     VideoInput,
 )
+from ola_core.model.tokenizer_files import ENDOFTEXT, IM_END, IM_START
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 SYSTEM_PROMPT = "You are a helpful assistant."
-IM_START = "<|im_start|>"
-IM_END = "<|im_end|>"
-ENDOFTEXT = "<|endoftext|>"
 SPOKEN_QUESTION = "User's question in speech: "  # the official image + speech-question phrase
 INTERRUPTED_NOTE = " …(interrupted by the user)"  # closes an assistant reply that was barged in on
 

@@ -4,7 +4,9 @@ Why this one (research/tts.md §4, re-measured in benchmarks/RESULTS.md "Speech"
 download (the "heart" voice, distilled from Kokoro-82M, is inside the 14 MB wheel), depends only
 on numpy + onnxruntime (no torch), is Apache-2.0, and runs ~50-100× faster than real time on one
 CPU core, so it never competes seriously with the language model for the CPU. It speaks English
-only; other languages go to espeak-ng (:mod:`ola_core.speech.espeak_voice`).
+only; other languages go to espeak-ng (:mod:`ola_core.speech.espeak_voice`). Not chosen:
+piper-tts + a voice wheel (GPL-3.0 runtime, 58 MB voice, 19× real time) and neural voices that
+download their weights at run time (kokoro-onnx, sherpa-onnx, …).
 
 hibari downloads its other voices from the Hugging Face hub on first use. The assistant never
 triggers that: only voices already on disk (the bundled one, or one the user put in hibari's

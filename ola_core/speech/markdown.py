@@ -60,6 +60,10 @@ class MarkdownStripper:
     """Feed markdown deltas, get speakable text back (see the module docstring)."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: ready for a new document."""
         self._raw = ""  # text received but not yet converted
         self._fence: str | None = None  # the opening fence while inside a code block
         self._line_start = True
@@ -74,7 +78,7 @@ class MarkdownStripper:
     def flush(self) -> str:
         """Everything still held back, converted as if the text ended here; then reset."""
         out = self._convert(final=True) + self._end_line(newline=False)
-        self.__init__()  # type: ignore[misc]  # ready for the next document
+        self.reset()
         return out
 
     # -- the scanner: each step consumes a construct, or returns None when it cannot decide yet ---

@@ -165,7 +165,10 @@ class SpeechPipeline:
         self._utterance = 0  # the utterance feed() adds to
         self._alive_from = 0  # utterances below this were cancelled
         self._index = 0  # sentences handed out in the current utterance
-        self._lock = threading.Lock()  # feed/finish/cancel may come from different threads
+        self._sounding = 0  # the utterance whose audio was queued last (a lost device interrupts it)
+        # feed/finish/cancel come from different threads; re-entrant so that an event handler (called
+        # under it for SentenceQueued) may call cancel()
+        self._lock = threading.RLock()
         self._jobs: queue.SimpleQueue[_Sentence | _EndOfUtterance | object] = queue.SimpleQueue()
         self._done = threading.Event()
         self._done.set()
@@ -316,11 +319,13 @@ class SpeechPipeline:
         samples = 0
         try:
             for pcm in self.synthesizer.synthesize(job.text, self.voice):
+                first = t_first is None
+                t_first = time.monotonic() if first else t_first
                 with self._lock:  # atomic with cancel(): no chunk of a cancelled answer gets queued
                     if not self._live(job.utterance):
                         return
-                    self.player.play(pcm, rate, marker=job if t_first is None else None)
-                t_first = t_first or time.monotonic()
+                    self._sounding = job.utterance
+                    self.player.play(pcm, rate, marker=job if first else None)
                 samples += len(pcm)
         except OlaError as error:
             self._fail(job.utterance, error)
@@ -349,7 +354,7 @@ class SpeechPipeline:
             if self._live(event.marker.utterance):
                 self._finished(event.marker, event.t)
         elif isinstance(event, DeviceLost):
-            self._emit(SpeechError(self._utterance, event.error, event.t))
+            self._emit(SpeechError(self._sounding, event.error, event.t))
             self._done.set()
 
     def _finished(self, end: _EndOfUtterance, t: float | None = None) -> None:

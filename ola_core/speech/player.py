@@ -376,7 +376,12 @@ class AudioPlayer:
             self._idle.clear()
 
     def _open_stream(self) -> None:
-        import sounddevice as sd
+        try:
+            import sounddevice as sd
+        except OSError as error:  # the PortAudio library itself is missing
+            raise AudioDeviceError(
+                f"Sound output is unavailable: {error}. Install PortAudio (Debian/Ubuntu: apt install libportaudio2)."
+            ) from error
 
         device = self.device
         try:
@@ -549,10 +554,10 @@ class AudioPlayer:
 
 def list_output_devices() -> list[str]:
     """Names of the output devices, for the settings (any of them can be given as ``device``)."""
-    import sounddevice as sd
-
     try:
+        import sounddevice as sd
+
         devices = sd.query_devices()
-    except sd.PortAudioError:
+    except (OSError, ImportError):  # no PortAudio library (sounddevice.PortAudioError is an OSError)
         return []
     return [str(d["name"]) for d in devices if d["max_output_channels"] > 0]

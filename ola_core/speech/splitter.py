@@ -127,7 +127,7 @@ class SentenceSplitter:
     def reset(self) -> None:
         """Forget everything (barge-in: the rest of the answer will never come)."""
         if self._markdown:
-            self._markdown = MarkdownStripper()
+            self._markdown.reset()
         self._text = ""
         self._emitted = False
 

@@ -66,7 +66,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_settings(tiny: TinyCheckpoint, **audio: object) -> Settings:
+def fast_settings(tiny: TinyCheckpoint, **audio: object) -> Settings:
     """Settings for fast tests: short end-of-turn silence, few new tokens, greedy, espeak voice."""
     return Settings(
         audio=dataclasses.replace(AudioSettings(end_of_turn_silence_ms=300), **audio),  # type: ignore[arg-type]
@@ -90,7 +90,7 @@ def session(
 ) -> Iterator[HeadlessSession]:
     """Replayed microphone; answers played on the virtual speaker and recorded to answer.wav."""
     s = make_session(
-        loaded, tiny_checkpoint, test_settings(tiny_checkpoint), out_wav=tmp_path / "answer.wav", play=True
+        loaded, tiny_checkpoint, fast_settings(tiny_checkpoint), out_wav=tmp_path / "answer.wav", play=True
     )
     s.start(timeout=120)
     yield s

@@ -22,7 +22,7 @@ from ola_core.assistant.headless import HeadlessSession
 from ola_core.events import StateChanged, TurnFinished, UserTurnCaptured
 from ola_core.model.loading import LoadedOla
 from ola_core.model.tiny import TinyCheckpoint
-from tests.assistant.conftest import make_session, speak, test_settings
+from tests.assistant.conftest import make_session, speak, fast_settings
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -44,7 +44,7 @@ def second_voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _open(loaded: LoadedOla, tiny: TinyCheckpoint, echo_mode: str, echo: EchoGuard | None = None) -> HeadlessSession:
-    settings = test_settings(tiny, echo_mode=echo_mode)
+    settings = fast_settings(tiny, echo_mode=echo_mode)
     settings = settings.replace(generation=settings.generation.__class__(max_new_tokens=40, temperature=0.0))
     session = make_session(loaded, tiny, settings, play=True, audio_input=MicrophoneInput(), echo=echo)
     session.start(timeout=120)
@@ -136,7 +136,7 @@ def test_echo_guard_measures_erle_on_our_voice() -> None:
     out = []
     for i in range(0, len(far) - 320, 320):
         guard.feed_reference(far[i : i + 320], 16000, 0.0)
-        out.append(guard.process(np.clip(near[i : i + 320] * 32767, -32768, 32767).astype(np.int16)))
+        out.append(guard.process(np.clip(near[i : i + 320] * 32767, -32768, 32767).astype(np.int16), 0.0))
     cleaned = np.concatenate(out).astype(np.float32) / 32768
     half = len(cleaned) // 2
     erle = 10 * np.log10(np.mean(near[half : len(cleaned)] ** 2) / max(np.mean(cleaned[half:] ** 2), 1e-12))

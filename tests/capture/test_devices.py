@@ -65,3 +65,23 @@ def test_mic_check_hears_a_turn(virtual_audio, tmp_path: Path, capsys: pytest.Ca
     assert "Listening on mic" in out
     assert "turn:" in out and "(silence)" in out
     assert "level" in out
+
+
+@pytest.mark.audio
+def test_stream_target_routes_a_portaudio_stream_to_the_chosen_pulse_sink(virtual_audio) -> None:  # type: ignore[no-untyped-def]
+    from ola_core.capture.devices import stream_target
+
+    target = stream_target("output", "Virtual-MicFeed")  # by description, as the GUI shows it
+    assert target.pulse_name == "micfeed" and target.portaudio_device is None
+    sinks = subprocess.run(["pactl", "list", "short", "sinks"], capture_output=True, text=True).stdout
+    micfeed_index = next(line.split("\t")[0] for line in sinks.splitlines() if "\tmicfeed\t" in line)
+    with target.opening():
+        stream = virtual_audio.OutputStream(samplerate=48000, channels=1, device=target.portaudio_device)
+    with stream:
+        time.sleep(0.2)
+        inputs = subprocess.run(
+            ["pactl", "list", "short", "sink-inputs"], capture_output=True, text=True
+        ).stdout
+    assert micfeed_index in [line.split("\t")[1] for line in inputs.splitlines()]
+    with pytest.raises(AudioDeviceError):
+        stream_target("output", "no such speaker")

@@ -8,6 +8,7 @@ resampling: correlation, not equality).
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -87,7 +88,7 @@ def test_records_the_samples_played_into_the_mic(virtual_audio, speech_wav) -> N
         play(path)
         time.sleep(0.4)
         t_done = time.monotonic()
-        recent = mic.recent(2.0)
+    recent = mic.recent(2.0)  # after stop: the ring holds exactly what was delivered
     corr, lag = best_match(rec.audio(), reference)
     assert corr > 0.98
     # Block timestamps: increasing, close to real time, and the speech sits where it was played.
@@ -194,3 +195,62 @@ def test_callback_copies_and_worker_resamples_and_counts_overflows() -> None:
     assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(y[2000:]) - 440) < 3
     mic._report_overflows(0.0)
     assert [e for e in events if isinstance(e, Overflow)] == [Overflow(1, 1, 0.0)]
+
+
+class _FakeStream:
+    """A PortAudio input stream stand-in: 10 ms blocks of a sine from a thread, until told to go silent."""
+
+    silent = False  # class-wide: "the device vanished"
+
+    def __init__(self, *, samplerate: int, callback, **_kw) -> None:  # type: ignore[no-untyped-def]
+        self.rate = samplerate
+        self.callback = callback
+        self.active = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.active = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = self.rate // 100
+        phase = 0
+        while self.active:
+            if not _FakeStream.silent:
+                t = (phase + np.arange(n)) / self.rate
+                block = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)[:, None]
+                self.callback(block, n, None, SimpleNamespace(input_overflow=False))
+                phase += n
+            time.sleep(0.01)
+
+    def close(self, ignore_errors: bool = True) -> None:
+        self.active = False
+
+
+def test_a_stalled_device_is_lost_and_reopened_without_pulseaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generic path (Windows, macOS, bare ALSA): no callbacks for a second means the device is gone."""
+    import sounddevice
+
+    monkeypatch.setattr(devices, "pulse_running", lambda: False)
+    monkeypatch.setattr(sounddevice, "InputStream", _FakeStream)
+    monkeypatch.setattr(
+        sounddevice, "query_devices", lambda *a, **k: {"name": "Fake Mic", "default_samplerate": 48000}
+    )
+    _FakeStream.silent = False
+    rec = Recorder()
+    mic = MicStream(on_block=rec.block, on_event=rec.events.append)
+    mic.watch_s = mic.retry_s = 0.3
+    with mic:
+        assert wait_for(lambda: len(rec.blocks) > 5, timeout=2.0)
+        assert mic.sample_rate == 48000 and mic.name == "Fake Mic"
+        _FakeStream.silent = True
+        assert wait_for(lambda: any(isinstance(e, DeviceLost) for e in rec.events), timeout=2.0)
+        _FakeStream.silent = False
+        assert wait_for(lambda: any(isinstance(e, DeviceRestored) for e in rec.events), timeout=2.0)
+        n = len(rec.blocks)
+        assert wait_for(lambda: len(rec.blocks) > n + 5, timeout=2.0)
+    lost = next(e for e in rec.events if isinstance(e, DeviceLost))
+    assert "stopped sending audio" in lost.message and lost.name == "Fake Mic"
+    y = rec.audio()[-SAMPLE_RATE // 10 :]
+    spectrum = np.abs(np.fft.rfft(y))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(y) - 300) < 15  # 48 kHz sine → 16 kHz sine

@@ -159,6 +159,10 @@ def test_camera_frames_with_speech_go_as_one_video_with_its_soundtrack() -> None
     assert screen.video is None and len(screen.images) == 1 and screen.spoken_question is not None
     voice = user_message(Turn(speech=tone(1.0), voice=True), MediaBudget())
     assert voice.spoken_question is not None and not voice.images and voice.video is None
+    # int16 samples from a microphone are scaled like any decoder does.
+    as_int16 = user_message(Turn(speech=(tone(1.0) * 32767).astype(np.int16)), MediaBudget())
+    assert as_int16.spoken_question is not None
+    assert np.allclose(as_int16.spoken_question.mels, voice.spoken_question.mels, atol=1e-2)
 
 
 def test_voice_conversation_gets_the_spoken_system_prompt(engine: OlaEngine) -> None:

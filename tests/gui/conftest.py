@@ -15,6 +15,7 @@ import pytest
 from ola_core import events as ev
 from ola_core.capture.frames import TimedFrame
 from ola_core.trace import TurnTrace
+from tests.assistant.conftest import clip, loaded, tiny_checkpoint  # noqa: F401  (the real-assistant tests share them)
 
 
 @pytest.fixture(autouse=True)

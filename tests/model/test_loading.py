@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -82,6 +83,10 @@ def test_progress_is_reported_in_order(tiny_checkpoint: TinyCheckpoint) -> None:
     fractions = [f for f, _ in reports]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     assert len(reports) >= 4 and all(message for _, message in reports)
+    weights = [(f, m) for f, m in reports if m.startswith("Loading weights")]
+    assert len(weights) >= 10
+    done, total = re.search(r"\((\d+)/(\d+) tensors\)", weights[-1][1]).groups()  # type: ignore[union-attr]
+    assert done == total and int(total) > 100
 
 
 def test_auto_classes_open_an_ola_folder(tiny_checkpoint: TinyCheckpoint) -> None:

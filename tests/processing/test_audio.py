@@ -19,6 +19,7 @@ from ola_core.processing.audio import (
     load_audio,
     mel_filters,
     process_audio,
+    read_audio_track,
     speech_features,
 )
 from ola_core.processing.prompt import media_token_count
@@ -27,6 +28,17 @@ from tests.processing.conftest import FIXTURES, load_fixture
 
 AUDIO = load_fixture("audio.json")
 ARRAYS = np.load(FIXTURES / "audio_arrays.npz")
+
+
+def write_m4a(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """AAC in an MP4 container (what phones record), from mono float32 samples."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate = rate
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
 
 
 def test_mel_filters_equal_whispers_bundled_file() -> None:
@@ -83,6 +95,31 @@ def test_long_audio_is_cut_to_25_chunks_with_a_warning(caplog: pytest.LogCapture
     assert "only the first 750 s are used" in caplog.text
 
 
+@pytest.mark.slow
+def test_a_long_file_is_decoded_only_as_far_as_the_model_listens(tmp_path: Path) -> None:
+    """13 min at 8 kHz: we decode 751 s, yet the first 750 s at 16 kHz equal resampling it all."""
+    rate = 8000
+    path = tmp_path / "podcast.wav"
+    soundfile.write(path, media_gen.audio_samples(780.0, rate, 1, seed=11), rate, subtype="PCM_16")
+    capped = load_audio(path)
+    assert capped.shape[0] == 751 * SAMPLE_RATE
+    whole = load_audio(path, max_seconds=None)
+    assert whole.shape[0] == 780 * SAMPLE_RATE
+    kept = MAX_CHUNKS * CHUNK_SAMPLES
+    assert np.array_equal(capped[:kept], whole[:kept])
+    clip = process_audio(path)
+    assert clip.truncated and clip.n_chunks == MAX_CHUNKS
+    assert clip.duration_s == pytest.approx(780.0)
+
+
+def test_pyav_decoding_stops_early_but_knows_the_length(tmp_path: Path) -> None:
+    path = write_m4a(tmp_path / "long.m4a", media_gen.audio_samples(4.0, 16000, 1, seed=12)[:, 0], 16000)
+    decoded = read_audio_track(path, max_seconds=0.5)
+    assert decoded is not None
+    assert 1.5 <= decoded.samples.shape[1] / decoded.rate < 2.0  # 0.5 s + 1 s margin, whole frames
+    assert decoded.source_seconds == pytest.approx(4.0, abs=0.1)
+
+
 def test_arrays_int16_float_and_stereo_agree() -> None:
     rng = np.random.default_rng(1)
     ints = rng.integers(-20000, 20000, size=(8000, 2), dtype=np.int16)
@@ -99,16 +136,7 @@ def test_m4a_decodes_through_pyav(tmp_path: Path) -> None:
     """Containers libsndfile cannot read (AAC in MP4) go through FFmpeg; the lossy codec is close."""
     rate = 44_100
     samples = media_gen.audio_samples(2.0, rate, 1, seed=5)[:, 0]
-    path = tmp_path / "voice.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    decoded = load_audio(path)
+    decoded = load_audio(write_m4a(tmp_path / "voice.m4a", samples, rate))
     expected = load_audio(samples, rate)
     assert abs(decoded.shape[0] - expected.shape[0]) < 0.1 * SAMPLE_RATE  # codec priming/padding
     lag = int(np.argmax(np.correlate(decoded[:8000], expected[:4000], mode="valid")))

@@ -94,7 +94,9 @@ def penalised_argmax(model: Qwen2ForCausalLM, embeds: torch.Tensor, steps: int, 
     return generated
 
 
-@pytest.mark.filterwarnings("ignore:Passing `repetition_penalty` with `inputs_embeds`")  # the official behaviour
+@pytest.mark.filterwarnings(
+    "ignore:Passing `repetition_penalty` with `inputs_embeds`"
+)  # the official behaviour
 def test_greedy_is_argmax_after_the_repetition_penalty(tiny_lm: Qwen2ForCausalLM) -> None:
     torch.manual_seed(1)
     embeds = torch.randn(1, 5, 32)
@@ -111,7 +113,9 @@ def test_greedy_is_argmax_after_the_repetition_penalty(tiny_lm: Qwen2ForCausalLM
     assert out[0].tolist() != penalised_argmax(tiny_lm, embeds, steps, 1.0)
 
 
-@pytest.mark.filterwarnings("ignore:Passing `repetition_penalty` with `inputs_embeds`")  # the official behaviour
+@pytest.mark.filterwarnings(
+    "ignore:Passing `repetition_penalty` with `inputs_embeds`"
+)  # the official behaviour
 def test_sampling_draws_only_from_the_top_k(tiny_lm: Qwen2ForCausalLM) -> None:
     torch.manual_seed(2)
     embeds = torch.randn(1, 4, 32)
@@ -122,7 +126,7 @@ def test_sampling_draws_only_from_the_top_k(tiny_lm: Qwen2ForCausalLM) -> None:
         top_k=3, temperature=5.0, max_new_tokens=1, eos_token_ids=(99,), pad_token_id=0
     )
     drawn = set()
-    for seed in range(40):
+    for seed in range(25):
         torch.manual_seed(seed)
         with torch.no_grad():
             out = tiny_lm.generate(

@@ -227,7 +227,8 @@ def conversations(draw: st.DrawFn) -> list[Message]:
     return messages
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(messages=conversations())
 def test_prefix_plus_continuation_equals_whole_conversation(tokenizer: Any, messages: list[Message]) -> None:
     for end in range(2, len(messages), 2):  # every history that ends with an assistant reply

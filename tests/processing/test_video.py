@@ -129,6 +129,17 @@ def test_live_frames_are_sampled_and_all_reach_the_clip() -> None:
     assert clip.audio is None
 
 
+def test_capture_timed_frames_with_read_only_pixels() -> None:
+    from ola_core.capture.frames import TimedFrame
+
+    frames = []
+    for i, rgb in enumerate(numbered_frames(5)):
+        rgb.setflags(write=False)  # capture shares frames between readers read-only
+        frames.append(TimedFrame(rgb=rgb, t=float(i)))
+    clip = process_frames(frames, max_frames=3)
+    assert frame_numbers(clip.video.frames.numpy()) == [0, 2, 4]
+
+
 def test_frames_of_different_sizes_are_brought_to_the_first_size() -> None:
     frames = [np.zeros((360, 640, 3), np.uint8), np.zeros((480, 640, 3), np.uint8)]
     assert process_frames(frames).video.frames.shape == (2, 3, 384, 640)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from ola_core.errors import SynthesisError
+from ola_core.errors import AudioDeviceError, SynthesisError
 from ola_core.speech.pipeline import (
     SentenceQueued,
     SentenceStarted,
@@ -23,6 +23,7 @@ from ola_core.speech.pipeline import (
 )
 from ola_core.speech.player import AudioPlayer
 from ola_core.speech.recording import RecordingSink
+from tests.speech.audio_helpers import kill_sink_input, our_sink_inputs
 from tests.speech.fakes import ToneSynthesizer
 
 TEXT = "The first sentence is right here. The second one follows it. And a third one ends the answer."
@@ -76,6 +77,8 @@ def test_streamed_text_is_spoken_sentence_by_sentence() -> None:
     synthesized = events.of(SentenceSynthesized)
     assert [e.index for e in synthesized] == [0, 1, 2]
     assert all(e.t_first_chunk <= e.t for e in synthesized)
+    # "first chunk synthesized" never comes after "first sample played", even when writing is playing.
+    assert all(s.t_first_chunk <= p.t for s, p in zip(synthesized, events.of(SentenceStarted), strict=True))
     finished = events.of(SpeechFinished)
     assert len(finished) == 1 and finished[0].sentences == 3
     rendered = sink.rendered()
@@ -208,5 +211,23 @@ def test_an_empty_answer_finishes_at_once() -> None:
         pipeline.speak("```\ncode only\n```")
         assert pipeline.wait(2.0)
         assert [e.sentences for e in events.of(SpeechFinished)] == [0]
+    finally:
+        pipeline.close()
+
+
+@pytest.mark.audio
+def test_a_vanishing_speaker_is_an_error_event_for_the_answer_being_spoken(virtual_audio: Any) -> None:
+    events = Events()
+    pipeline = SpeechPipeline(ToneSynthesizer(seconds_per_char=0.05), AudioPlayer(), on_event=events)
+    try:
+        pipeline.speak(TEXT)
+        assert events.wait_for(SentenceStarted) is not None
+        streams = our_sink_inputs()
+        assert len(streams) == 1
+        kill_sink_input(streams[0])
+        error = events.wait_for(SpeechError, timeout=3.0)
+        assert error is not None and isinstance(error.error, AudioDeviceError)
+        assert error.utterance == 0
+        assert pipeline.wait(1.0)
     finally:
         pipeline.close()
