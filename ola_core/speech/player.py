@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 import soxr
 
+from ola_core.capture.devices import StreamTarget, stream_target
 from ola_core.errors import AudioDeviceError
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "PlaybackFinished",
     "PlayedAudio",
     "PlayedSignal",
-    "list_output_devices",
 ]
 
 log = logging.getLogger(__name__)
@@ -228,14 +228,15 @@ class _Converter:
 class AudioPlayer:
     """Plays float32 mono chunks at any sample rate on one output device; see the module docstring.
 
-    ``device``: a sounddevice device index or name (None: the system default). ``on_event``
+    ``device``: a speaker name from :func:`ola_core.capture.devices.list_speakers` (None: the
+    system default). ``on_event``
     receives :data:`PlayerEvent` objects, ``on_played`` every new stretch of the played signal
     (echo-canceller reference, about every 10 ms), both on the player's dispatcher thread.
     """
 
     def __init__(
         self,
-        device: int | str | None = None,
+        device: str | None = None,
         *,
         block_ms: float = 10.0,
         latency: float | str = "low",
@@ -345,7 +346,7 @@ class AudioPlayer:
         """Block until everything queued has been played; False on timeout."""
         return self._idle.wait(timeout)
 
-    def set_device(self, device: int | str | None) -> None:
+    def set_device(self, device: str | None) -> None:
         """Use another output device from the next ``play`` on (the current audio is dropped)."""
         self.stop()
         self._close_stream()
@@ -375,6 +376,16 @@ class AudioPlayer:
             self._playing = self._playing or any(isinstance(item, _Audio) for item in items)
             self._idle.clear()
 
+    def _target(self) -> StreamTarget:
+        """Where to open the stream: the chosen speaker, or the default when it is gone."""
+        if self.device is not None:
+            try:
+                return stream_target("output", str(self.device))
+            except AudioDeviceError as error:
+                log.warning("output device %r is gone; using the default (%s)", self.device, error)
+                self.device = None
+        return stream_target("output", None)
+
     def _open_stream(self) -> None:
         try:
             import sounddevice as sd
@@ -383,42 +394,39 @@ class AudioPlayer:
                 f"Sound output is unavailable: {error}. Install PortAudio (Debian/Ubuntu: apt install libportaudio2)."
             ) from error
 
-        device = self.device
-        try:
-            info = sd.query_devices(device, "output")
-        except (ValueError, sd.PortAudioError) as error:
-            if device is None:
+        target = self._target()
+        with target.opening():  # routes PortAudio's default to the chosen PulseAudio sink
+            try:
+                info = sd.query_devices(target.portaudio_device, "output")
+            except (ValueError, sd.PortAudioError) as error:
                 raise AudioDeviceError(
                     f"No speaker found ({error}). Connect one, or pick an output device in the settings."
                 ) from error
-            log.warning("output device %r is gone; using the default (%s)", device, error)
-            self.device = device = None
-            info = sd.query_devices(None, "output")
-        self._rate = int(info["default_samplerate"])
-        self._channels = max(1, min(2, int(info["max_output_channels"])))
-        blocksize = max(64, int(self._rate * self.block_ms / 1000))
-        self._block = np.zeros(blocksize * 4, np.float32)
-        if self.played is None or self.played.sample_rate != self._rate:
-            self.played = PlayedSignal(self._rate, self.reference_seconds)
-        try:
-            stream = sd.OutputStream(
-                device=device,
-                samplerate=self._rate,
-                channels=self._channels,
-                dtype="float32",
-                blocksize=blocksize,
-                latency=self.latency,
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
-            self._last_callback = time.monotonic()
-            self._clock_frames = 0
-            stream.start()
-        except sd.PortAudioError as error:
-            raise AudioDeviceError(
-                f"Cannot open the speaker {device if device is not None else '(default)'}: {error}. "
-                "Pick another output device in the settings."
-            ) from error
+            self._rate = int(info["default_samplerate"])
+            self._channels = max(1, min(2, int(info["max_output_channels"])))
+            blocksize = max(64, int(self._rate * self.block_ms / 1000))
+            self._block = np.zeros(blocksize * 4, np.float32)
+            if self.played is None or self.played.sample_rate != self._rate:
+                self.played = PlayedSignal(self._rate, self.reference_seconds)
+            try:
+                stream = sd.OutputStream(
+                    device=target.portaudio_device,
+                    samplerate=self._rate,
+                    channels=self._channels,
+                    dtype="float32",
+                    blocksize=blocksize,
+                    latency=self.latency,
+                    callback=self._callback,
+                    finished_callback=self._finished,
+                )
+                self._last_callback = time.monotonic()
+                self._clock_frames = 0
+                stream.start()
+            except sd.PortAudioError as error:
+                name = self.device if self.device is not None else "(default)"
+                raise AudioDeviceError(
+                    f"Cannot open the speaker {name}: {error}. Pick another output device in the settings."
+                ) from error
         self._stream = stream
         if self._dispatcher is None:
             self._closed.clear()
@@ -550,14 +558,3 @@ class AudioPlayer:
             listener(argument)
         except Exception:  # a broken listener must not stop playback
             log.exception("audio player listener failed")
-
-
-def list_output_devices() -> list[str]:
-    """Names of the output devices, for the settings (any of them can be given as ``device``)."""
-    try:
-        import sounddevice as sd
-
-        devices = sd.query_devices()
-    except (OSError, ImportError):  # no PortAudio library (sounddevice.PortAudioError is an OSError)
-        return []
-    return [str(d["name"]) for d in devices if d["max_output_channels"] > 0]

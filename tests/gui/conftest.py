@@ -3,18 +3,11 @@ developer's machine leaks in), the app's theme, and helpers to feed real assista
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import huggingface_hub.constants
-import numpy as np
 import pytest
 
-from ola_core import events as ev
-from ola_core.capture.frames import TimedFrame
-from ola_core.trace import TurnTrace
 from tests.assistant.conftest import clip, loaded, tiny_checkpoint  # noqa: F401  (the real-assistant tests share them)
 
 
@@ -43,57 +36,3 @@ def window(qtbot, themed):  # type: ignore[no-untyped-def]
     win.show()
     qtbot.waitExposed(win)
     return win
-
-
-def frames(n: int = 4, size: tuple[int, int] = (120, 160)) -> tuple[TimedFrame, ...]:
-    """Distinct synthetic frames (a square moving right), as a camera would deliver."""
-    out = []
-    for i in range(n):
-        rgb = np.zeros((*size, 3), np.uint8)
-        rgb[..., 2] = 60 + 30 * i
-        rgb[30:90, 10 + 25 * i : 50 + 25 * i] = (250, 200, 60)
-        out.append(TimedFrame(rgb, time.monotonic()))
-    return tuple(out)
-
-
-def trace(turn_id: int, kind: str = "voice", outcome: str = "completed") -> TurnTrace:
-    t = 100.0
-    return TurnTrace(
-        turn_id=turn_id,
-        kind=kind,  # type: ignore[arg-type]
-        outcome=outcome,  # type: ignore[arg-type]
-        t_speech_start=t if kind == "voice" else None,
-        t_last_voiced=t + 3.0 if kind == "voice" else None,
-        t_endpoint=t + 3.7 if kind == "voice" else None,
-        t_turn_start=t + 3.71,
-        t_first_token=t + 4.05,
-        t_first_sentence=t + 4.3,
-        t_first_audio=t + 4.5,
-        t_first_played=t + 4.55,
-        t_end=t + 7.0,
-        prompt_tokens=812,
-        new_tokens=60,
-        tokens_per_s=21.5,
-        frames_used=4,
-        speech_s=3.0,
-        peak_memory_bytes=8_300_000_000,
-    )
-
-
-def feed(post, events: Sequence[ev.AssistantEvent], pace_s: float = 0.0) -> threading.Thread:  # type: ignore[no-untyped-def]
-    """Deliver ``events`` from a worker thread, as the Assistant does."""
-
-    def run() -> None:
-        for event in events:
-            post(event)
-            if pace_s:
-                time.sleep(pace_s)
-
-    thread = threading.Thread(target=run, name="fake-assistant-thread", daemon=True)
-    thread.start()
-    return thread
-
-
-def answer_events(turn_id: int, text: str, chunk: int = 6) -> Iterator[ev.AssistantTextDelta]:
-    for k in range(0, len(text), chunk):
-        yield ev.AssistantTextDelta(turn_id, text[k : k + chunk], time.monotonic())

@@ -18,14 +18,14 @@ MONITOR_RATE = 48_000
 
 
 @contextmanager
-def record_speaker(path: Path) -> Iterator[list[np.ndarray]]:
-    """Record the `speaker` sink's monitor while the block runs; the list receives the mono signal."""
+def record_speaker(path: Path, sink: str = "speaker") -> Iterator[list[np.ndarray]]:
+    """Record a sink's monitor while the block runs; the list receives the mono signal."""
     result: list[np.ndarray] = []
     recorder = subprocess.Popen(
         [
             "parecord",
             "-d",
-            "speaker.monitor",
+            f"{sink}.monitor",
             f"--rate={MONITOR_RATE}",
             "--channels=1",
             "--format=float32le",

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ola_core.capture.devices import list_speakers
 from ola_core.speech.player import (
     AudioPlayer,
     ChunkStarted,
@@ -19,7 +20,6 @@ from ola_core.speech.player import (
     PlaybackFinished,
     PlayedAudio,
     PlayerEvent,
-    list_output_devices,
 )
 from tests.speech.audio_helpers import (
     MONITOR_RATE,
@@ -156,8 +156,19 @@ def test_device_disappearing_is_an_event_and_playback_recovers(virtual_audio: An
     assert any(isinstance(e, ChunkStarted) and e.marker == "again" for e in events.items)
 
 
-def test_output_devices_are_listed(virtual_audio: Any) -> None:
-    assert list_output_devices()
+def test_a_chosen_speaker_is_the_one_that_plays(virtual_audio: Any, tmp_path: Path) -> None:
+    """Choosing a speaker by its listed name routes the stream there, not to the default sink."""
+    assert "micfeed" in [d.name for d in list_speakers()]
+    with (
+        record_speaker(tmp_path / "chosen.wav", sink="micfeed") as chosen,
+        record_speaker(tmp_path / "default.wav") as default,
+        AudioPlayer(device="micfeed") as player,
+    ):
+        player.play(tone(440.0, 0.5), RATE)
+        player.end()
+        assert player.wait(5.0)
+    assert np.abs(chosen[0]).max() > 0.1, "nothing arrived on the chosen speaker"
+    assert np.abs(default[0]).max() < 0.01, "the sound went to the default speaker"
 
 
 def test_a_missing_device_is_a_clear_error_or_falls_back(virtual_audio: Any) -> None:
