@@ -69,10 +69,9 @@ class AppController(QObject):
         )
         for warning in warnings:
             self.window.show_problem("settings", warning, level="warning")
-        self.devices_found.connect(self._set_devices)
-        threading.Thread(
-            target=lambda: self.devices_found.emit(collect()), name="devices", daemon=True
-        ).start()
+        # Connected to the window itself: if it is gone when the (slow) probe ends, Qt drops the call.
+        self.devices_found.connect(self.window.set_devices)
+        threading.Thread(target=self._collect_devices, name="devices", daemon=True).start()
         self._run_setup = run_setup
 
     def start(self) -> None:
@@ -90,9 +89,9 @@ class AppController(QObject):
         self.window.set_assistant(self.assistant)
         self.assistant.start()
 
-    def _set_devices(self, devices: DeviceLists) -> None:
-        self.devices = devices
-        self.window.set_devices(devices)
+    def _collect_devices(self) -> None:
+        self.devices = collect()
+        self.devices_found.emit(self.devices)
 
     def _save(self, settings: Settings) -> None:
         self.settings = settings

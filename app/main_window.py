@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -35,6 +43,7 @@ from app.devices import DeviceLists
 from app.icons import icon
 from app.widgets.banner import BannerArea
 from app.widgets.input_row import InputRow
+from app.widgets.region import RegionSelector
 from app.widgets.status import LatencyHud, LevelMeter, StatePill, hud_details, pill_for
 from app.widgets.transcript import AssistantBubble, TranscriptView, UserBubble
 from app.widgets.vision_panel import VisionPanel
@@ -102,6 +111,7 @@ class MainWindow(QMainWindow):
         self._state: ev.StateChanged | None = None
         self._load_fraction: float | None = None
         self._ptt_held = False
+        self._mic_ok = True
         self.setWindowTitle("Ola Assistant")
         self.setAcceptDrops(True)
         self.resize(1180, 760)
@@ -175,6 +185,8 @@ class MainWindow(QMainWindow):
         self.input.clear_attachments_requested.connect(lambda: self._call("clear_attachments"))
         self.input.hands_free_toggled.connect(lambda on: self._call("set_hands_free", on))
         self.vision.source_requested.connect(lambda kind, index: self._call("set_source", kind, index))
+        self.vision.region_requested.connect(self.pick_region)
+        self.region_selector: RegionSelector | None = None
 
         self.bridge = AssistantBridge(self)
         self._connect_bridge()
@@ -275,6 +287,19 @@ class MainWindow(QMainWindow):
         muted = not (self._state.muted if self._state else False)
         self._call("set_muted", muted)
 
+    def pick_region(self, monitor: int) -> None:
+        """Let the user drag out the part of screen ``monitor`` (mss numbering) to share."""
+        screens = QGuiApplication.screens()
+        screen = screens[min(max(monitor - 1, 0), len(screens) - 1)]
+        self.region_selector = RegionSelector(screen)
+        self.region_selector.selected.connect(
+            lambda region: self._call("set_source", "screen", monitor, region)
+        )
+        self.region_selector.cancelled.connect(
+            lambda: self.vision.show_source(self.vision.kind, self.vision.index)
+        )
+        self.region_selector.showFullScreen()
+
     def open_settings(self, tab: int = 0) -> None:
         if self._open_settings is not None:
             self._open_settings(tab)
@@ -317,7 +342,7 @@ class MainWindow(QMainWindow):
         b.sentence_spoken.connect(self.on_sentence)
         b.turn_finished.connect(self.on_turn_finished)
         b.warning.connect(lambda e: self.show_problem(e.area, e.message, level="warning"))
-        b.error.connect(lambda e: self.show_problem(e.area, e.message))
+        b.error.connect(self.on_error)
         b.load_progress.connect(self.on_load_progress)
         b.model_loaded.connect(self.on_model_loaded)
         b.device_event.connect(self.on_device)
@@ -327,7 +352,7 @@ class MainWindow(QMainWindow):
 
     def on_state(self, event: ev.StateChanged) -> None:
         self._state = event
-        self.pill.set_state(*pill_for(event, self._load_fraction))
+        self.pill.set_state(*pill_for(event, self._load_fraction, self._mic_ok))
         self.stop_button.setEnabled(event.state in ("listening", "thinking", "speaking"))
         self.input.set_hands_free(event.hands_free)
         self.mute_action.setChecked(event.muted)
@@ -402,8 +427,20 @@ class MainWindow(QMainWindow):
         self.trace_label.setText(hud_details(event.trace))
 
     def on_device(self, event: ev.DeviceEvent) -> None:
+        if event.kind == "microphone":
+            self._set_mic_ok(event.available)
         if not event.available:
             self.show_problem(event.kind, event.message or f"{event.name} disconnected.")
+
+    def on_error(self, event: ev.ErrorRaised) -> None:
+        if event.area == "microphone":
+            self._set_mic_ok(False)
+        self.show_problem(event.area, event.message)
+
+    def _set_mic_ok(self, ok: bool) -> None:
+        self._mic_ok = ok
+        if self._state is not None:
+            self.pill.set_state(*pill_for(self._state, self._load_fraction, ok))
 
     def show_problem(self, area: str, message: str, level: str = "error") -> None:
         text = ACTION_TEXT.get(area)

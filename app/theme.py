@@ -7,6 +7,7 @@ the window stays readable at 200 % scaling (Qt scales points with the screen's D
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -77,6 +78,10 @@ def pill_color(key: str, colors: Colors) -> str:
 
 
 def is_dark() -> bool:
+    """The system's choice; ``OLA_THEME=dark|light`` overrides it (screenshots, personal taste)."""
+    forced = os.environ.get("OLA_THEME", "").lower()
+    if forced in ("dark", "light"):
+        return forced == "dark"
     hints = QGuiApplication.styleHints()
     return hints.colorScheme() == Qt.ColorScheme.Dark
 
@@ -104,9 +109,9 @@ def style_sheet(c: Colors) -> str:
     QScrollArea {{ border: none; background: {c.window}; }}
     QScrollArea > QWidget > QWidget {{ background: {c.window}; }}
     QScrollArea[role="strip"], QScrollArea[role="strip"] > QWidget > QWidget {{ background: transparent; }}
-    QPlainTextEdit, QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{
+    QPlainTextEdit, QLineEdit {{
         background: {c.surface}; color: {c.text}; border: 1px solid {c.border}; border-radius: 8px; padding: 4px 6px; }}
-    QPlainTextEdit:focus, QLineEdit:focus, QComboBox:focus {{ border: 1px solid {c.accent}; }}
+    QPlainTextEdit:focus, QLineEdit:focus {{ border: 1px solid {c.accent}; }}
     QPushButton, QToolButton {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.border};
         border-radius: 8px; padding: 5px 12px; }}
     QPushButton:hover, QToolButton:hover {{ border-color: {c.accent}; }}

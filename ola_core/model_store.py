@@ -403,7 +403,7 @@ class Downloader:
                 ]
                 files += wanted_files(repo, entries)
         except Exception as error:  # httpx / hub errors of every kind: one message for people
-            log.warning("listing the model repositories failed", exc_info=True)
+            log.warning("listing the model repositories failed: %r", error)
             raise DownloadError(_network_message(error)) from error
         return files
 
@@ -436,7 +436,7 @@ class Downloader:
             except DownloadCancelled:
                 raise
             except Exception as error:
-                log.warning("downloading %s failed", remote.filename, exc_info=True)
+                log.warning("downloading %s failed: %r", remote.filename, error)
                 if self._cancel.is_set():
                     raise DownloadCancelled("Download cancelled; finished files are kept.") from error
                 raise DownloadError(_network_message(error, remote.filename)) from error

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -90,6 +91,7 @@ class SetupDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # grow when progress appears
         title = QLabel("Welcome to Ola Assistant")
         title.setProperty("role", "title")
         layout.addWidget(title)
@@ -245,6 +247,7 @@ class SetupDialog(QDialog):
         self.progress.setValue(0)
         self.cancel_button.show()
         self.progress_label.setText("Asking huggingface.co for the file list…")
+        self.adjustSize()
         self._downloader = model_store.Downloader(
             with_cosyvoice=self.with_cosyvoice.isChecked(),
             cache_dir=self.cache_dir,
@@ -281,6 +284,7 @@ class SetupDialog(QDialog):
         self.progress_label.setText("")
         self.error_label.setText(message)
         self.error_label.show()
+        self.adjustSize()
 
     def reject(self) -> None:
         self.cancel_download()

@@ -12,7 +12,9 @@ from ola_core.events import StateChanged
 from ola_core.trace import TurnTrace
 
 
-def pill_for(event: StateChanged | None, load_fraction: float | None = None) -> tuple[str, str]:
+def pill_for(
+    event: StateChanged | None, load_fraction: float | None = None, mic_ok: bool = True
+) -> tuple[str, str]:
     """(key, text) of the pill for an assistant state; keys index :func:`app.theme.pill_color`."""
     if event is None or event.state == "loading":
         pct = f" {load_fraction:.0%}" if load_fraction is not None else "…"
@@ -27,6 +29,8 @@ def pill_for(event: StateChanged | None, load_fraction: float | None = None) -> 
         return "speaking", "Speaking"
     if event.muted:
         return "muted", "Muted"
+    if not mic_ok:
+        return "error", "No microphone"
     if event.hands_free:
         return "listening", "Listening"
     return "idle", "Ready — hold Space to talk"

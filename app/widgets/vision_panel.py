@@ -105,6 +105,7 @@ class VisionPanel(QFrame):
     """Preview + source picker + indicator + frames strip; asks for source changes by signal."""
 
     source_requested = Signal(str, int)  # kind ("camera" | "screen" | "off"), index
+    region_requested = Signal(int)  # monitor index: the user wants to pick part of that screen
 
     def __init__(
         self,
@@ -161,21 +162,31 @@ class VisionPanel(QFrame):
             self.picker.addItem(icon("camera", muted), name, ("camera", index))
         for index, name in monitors:
             self.picker.addItem(icon("screen", muted), name, ("screen", index))
-        self.picker.setCurrentIndex(max(0, self.picker.findData(current)))
+        for index, _name in monitors:
+            self.picker.addItem(icon("screen", muted), f"Part of screen {index}…", ("region", index))
+        self.picker.setCurrentIndex(max(0, self.row_of(current)))
+
+    def row_of(self, data: object) -> int:
+        """The picker row holding ``data`` (findData cannot compare Python tuples), or -1."""
+        return next((row for row in range(self.picker.count()) if self.picker.itemData(row) == data), -1)
 
     def set_frame_provider(self, provider: FrameProvider | None) -> None:
         self._provider = provider
 
     def _picked(self, row: int) -> None:
         kind, index = self.picker.itemData(row)
-        self.source_requested.emit(kind, index)
+        if kind == "region":
+            self.region_requested.emit(index)
+        else:
+            self.source_requested.emit(kind, index)
 
     def show_source(self, kind: str, index: int) -> None:
         """Reflect the source the assistant actually switched to (SourceChanged)."""
         self.kind = kind
-        for row in range(self.picker.count()):
-            if self.picker.itemData(row) == (kind, index):
-                self.picker.setCurrentIndex(row)
+        self.index = index
+        row = self.row_of((kind, index))
+        if row >= 0:
+            self.picker.setCurrentIndex(row)
         if kind == "camera":
             self.indicator.setText("● Camera on")
             self.indicator.setStyleSheet("color: #e5484d; font-weight: 600;")

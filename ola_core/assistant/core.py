@@ -37,7 +37,7 @@ from typing import Any, Literal
 from ola_core.assistant.answer import AnswerOutcome, AnswerRun, generation_settings
 from ola_core.assistant.audio_in import AudioInput, MicrophoneInput
 from ola_core.assistant.components import Components, build_components, describe
-from ola_core.assistant.echo import EchoGuard
+from ola_core.assistant.echo import ECHO_LIKENESS, EchoGuard
 from ola_core.assistant.sources import open_source
 from ola_core.capture.events import (
     CaptureEvent,
@@ -601,6 +601,10 @@ class Assistant:
     def _on_sustained_speech(self, event: SustainedSpeech) -> None:
         """The user keeps talking while the assistant answers: barge in."""
         if self._muted or self._answer is None or not self._settings.audio.barge_in or not self._hands_free:
+            return
+        likeness = self._echo.echo_likeness()
+        if likeness is not None and likeness > ECHO_LIKENESS:
+            log.info("ignored a barge-in that sounds like our own voice (correlation %.2f)", likeness)
             return
         self._speech_over_answer = False
         self._interrupt("barge_in", event.t)

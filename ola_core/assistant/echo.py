@@ -37,10 +37,13 @@ from ola_core.settings import EchoMode
 log = logging.getLogger(__name__)
 
 FRAME = SAMPLE_RATE // 100  # the WebRTC module works on 10 ms frames: 160 samples at 16 kHz
-NEAR_HOLD_S = 0.02  # while our voice plays, mic frames wait this long for their reference
+REFERENCE_MARGIN_S = 0.1  # while our voice plays, a mic frame waits for the reference this far past it
+REFERENCE_STALL_S = 0.15  # no reference for this long (wall clock): the player stopped, stop waiting
 GATE_TAIL_S = 0.3  # room reverberation after our audio stops
 GATE_MARGIN_DB = 3.0  # a barge-in voice must be this much louder than our playback
 AUDIBLE_DBFS = -60.0  # playback quieter than this cannot be heard back
+ECHO_LIKENESS = 0.8  # correlation with our own voice above which "speech" is taken for echo
+HISTORY_FRAMES = 100  # 1 s of processed mic and reference kept for that check
 MAX_REFERENCE_S = 2.0  # reference waiting for the mic thread (more means nobody is listening)
 
 
@@ -62,14 +65,15 @@ class EchoGuard:
     """Cleans microphone PCM of the assistant's own voice; see the module docstring.
 
     Alignment: the canceller wants each stretch of our voice (far end) BEFORE the microphone
-    frame that contains its echo. The player reports what it sent every ~10 ms, and a sound
-    server may loop it back to the microphone faster than that (PulseAudio did: the echo
-    arrived up to 100 ms "before" the player's DAC time stamps, which are estimates). So the
-    reference is consumed in arrival order, and while our voice is audible each microphone frame
-    waits :data:`NEAR_HOLD_S` for its reference to arrive. Measured on the virtual loopback
-    (benchmarks/RESULTS.md): without the wait ERLE fell below 10 dB in 18 of 31 windows of
-    0.3 s; with 20 ms it stayed ≥ 37 dB (median 73 dB). Outside playback frames pass at once,
-    so the endpointing of a question is never delayed.
+    frame that contains its echo. The player reports what it sent every ~10 ms (later when the
+    CPU is busy), and a sound server may loop it back to the microphone faster than that
+    (PulseAudio did: the echo reached the microphone up to 100 ms "before" the player's
+    estimated DAC time). So the reference is fed in arrival order, and while our voice is
+    audible a microphone frame captured at ``t`` waits until the reference reaches
+    ``t + REFERENCE_MARGIN_S`` (or stops coming). Measured on the virtual loopback
+    (benchmarks/RESULTS.md): without waiting, ERLE fell below 10 dB in 18 of 31 windows of
+    0.3 s; waiting ≥ 20 ms kept it ≥ 30 dB (median 73 dB). Outside playback frames pass at
+    once, so the endpointing of a question is never delayed.
     """
 
     def __init__(
@@ -87,9 +91,13 @@ class EchoGuard:
         self._reference: deque[np.ndarray] = deque()  # 10 ms int16 frames not yet given to the AEC
         self._ref_partial = np.zeros(0, np.int16)
         self._ref_levels: deque[tuple[float, float]] = deque()  # (arrival, dBFS) of audible frames
+        self._ref_until = -np.inf  # DAC time just after the last reference sample received
+        self._ref_arrival = -np.inf  # wall time the last reference block arrived
         self._resamplers: dict[int, soxr.ResampleStream] = {}
-        self._near: deque[tuple[float, np.ndarray]] = deque()  # (arrival, 10 ms frame) held back
+        self._near: deque[tuple[float, np.ndarray]] = deque()  # (capture time of its end, 10 ms frame)
         self._near_partial = np.zeros(0, np.int16)
+        self._near_history: deque[np.ndarray] = deque(maxlen=HISTORY_FRAMES)  # raw mic, as processed
+        self._far_history: deque[np.ndarray] = deque(maxlen=2 * HISTORY_FRAMES)  # reference, as consumed
         self._aec: Any | None = None
         self.mode: EchoMode = mode
         self.set_mode(mode)
@@ -120,8 +128,7 @@ class EchoGuard:
     def feed_reference(self, pcm: np.ndarray, sample_rate: int, t_start: float) -> None:
         """What the player sent to the device: (n,) float32 mono at ``sample_rate`` (silence included).
 
-        ``t_start`` (the player's DAC estimate) is accepted for the record but not used for
-        alignment; see the class docstring.
+        ``t_start`` is the player's estimate of when ``pcm[0]`` is heard (monotonic).
         """
         if self.mode == "headphones" or len(pcm) == 0:
             return
@@ -144,6 +151,8 @@ class EchoGuard:
                 if level > AUDIBLE_DBFS:
                     self._ref_levels.append((now, level))
             self._ref_partial = buf[n * FRAME :]
+            self._ref_until = max(self._ref_until, t_start + len(pcm) / sample_rate)
+            self._ref_arrival = now
             while len(self._reference) > MAX_REFERENCE_S * 100:
                 self._reference.popleft()
             while self._ref_levels and self._ref_levels[0][0] < now - GATE_TAIL_S:
@@ -168,22 +177,24 @@ class EchoGuard:
         buf = np.concatenate([self._near_partial, pcm]) if len(self._near_partial) else pcm
         n = len(buf) // FRAME
         self._near_partial = buf[n * FRAME :].copy()
+        t_buf = t_end - len(buf) / SAMPLE_RATE  # capture time of buf[0]
         for i in range(n):
-            self._near.append((now, buf[i * FRAME : (i + 1) * FRAME]))
+            self._near.append((t_buf + (i + 1) * FRAME / SAMPLE_RATE, buf[i * FRAME : (i + 1) * FRAME]))
         audible = self._audible_db(now)
-        hold_until = now - NEAR_HOLD_S if audible is not None else np.inf
+        with self._lock:
+            stalled = now - self._ref_arrival > REFERENCE_STALL_S
+            ready_until = np.inf if audible is None or stalled else self._ref_until - REFERENCE_MARGIN_S
         out: list[np.ndarray] = []
-        while self._near and self._near[0][0] <= hold_until:
+        while self._near and self._near[0][0] <= ready_until:
             frame = self._near.popleft()[1]
+            self._near_history.append(frame)
             out.append(self._cancel(frame) if self._aec is not None else self._gate(frame, audible))
         return np.concatenate(out) if out else np.zeros(0, np.int16)
 
     def _cancel(self, frame: np.ndarray) -> np.ndarray:
         from livekit import rtc
 
-        with self._lock:
-            far = list(self._reference)
-            self._reference.clear()
+        far = self._take_reference()
         for ref in far:
             self._aec.process_reverse_stream(rtc.AudioFrame(ref.tobytes(), SAMPLE_RATE, 1, FRAME))  # type: ignore[union-attr]
         near = rtc.AudioFrame(frame.tobytes(), SAMPLE_RATE, 1, FRAME)
@@ -191,8 +202,46 @@ class EchoGuard:
         return np.frombuffer(bytes(near.data), np.int16)
 
     def _gate(self, frame: np.ndarray, audible_db: float | None) -> np.ndarray:
-        with self._lock:
-            self._reference.clear()  # levels were kept on arrival; the samples are not needed
+        self._take_reference()
         if audible_db is None or level_dbfs(frame)[0] >= audible_db + GATE_MARGIN_DB:
             return frame
         return np.zeros_like(frame)
+
+    def _take_reference(self) -> list[np.ndarray]:
+        """The reference frames that arrived since the last call (kept in the history too)."""
+        with self._lock:
+            far = list(self._reference)
+            self._reference.clear()
+        self._far_history.extend(far)
+        return far
+
+    def echo_likeness(self, window_s: float = 0.4) -> float | None:
+        """How much the last ``window_s`` of microphone sound is our own voice: the peak normalised
+        correlation of the raw microphone with the reference (lags 0–0.6 s); None when nothing
+        audible was played then.
+
+        A second line of defence before a barge-in (the caller's thread, any time): a canceller
+        that lost track of the echo path (an audio underrun shifts it) lets our voice through for
+        a few hundred ms, but that sound still correlates ~1 with what we played, while a person
+        talking over it brings the correlation down (≈0.7 at equal loudness, less when louder).
+        """
+        if self.mode == "headphones":
+            return None
+        n = int(window_s * SAMPLE_RATE) // FRAME
+        near_frames = list(self._near_history)[-n:]
+        far_frames = list(self._far_history)
+        if len(near_frames) < n or len(far_frames) < n:
+            return None
+        near = np.concatenate(near_frames).astype(np.float64)
+        far = np.concatenate(far_frames[-(n + 60) :]).astype(np.float64)  # the window plus 0.6 s before it
+        if level_dbfs(far.astype(np.float32) / 32768)[0] < AUDIBLE_DBFS:
+            return None
+        size = 1 << int(np.ceil(np.log2(len(near) + len(far))))
+        corr = np.fft.irfft(np.fft.rfft(far, size) * np.conj(np.fft.rfft(near, size)), size)[: len(far) - len(near) + 1]
+        energy = np.concatenate([[0.0], np.cumsum(far * far)])
+        far_norm = np.sqrt(energy[len(near) :] - energy[: len(far) - len(near) + 1])
+        near_norm = np.sqrt(np.dot(near, near))
+        if near_norm == 0:
+            return None
+        ncc = np.abs(corr) / np.maximum(far_norm * near_norm, 1e-9)
+        return float(ncc.max())

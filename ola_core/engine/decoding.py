@@ -77,6 +77,24 @@ def forward_embeds(model: Any, cache: Cache, embeds: torch.Tensor) -> torch.Tens
     return out.logits[:, -1, :].float()
 
 
+def prefill(
+    model: Any, cache: Cache, embeds: torch.Tensor, chunk: int, cancel: threading.Event
+) -> torch.Tensor | None:
+    """Run ``embeds`` (1, L, hidden) onto ``cache`` in pieces of ``chunk`` positions; last logits (1, vocab).
+
+    Pieces bound the activation memory of a long prompt (a 16k-token re-prefill) and let a
+    cancel stop the prefill between two of them: then None, with the cache left partly filled
+    (the caller cuts it back).
+    """
+    logits = None
+    for start in range(0, embeds.shape[1], chunk):
+        if cancel.is_set():
+            return None
+        logits = forward_embeds(model, cache, embeds[:, start : start + chunk])
+    assert logits is not None, "empty prompt"
+    return logits
+
+
 def decode_tokens(
     model: Any,  # a transformers causal LM
     cache: Cache,

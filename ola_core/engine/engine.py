@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import Cache
 
+from ola_core.capture.frames import TimedFrame
 from ola_core.engine.conversation import Conversation, Exchange
-from ola_core.engine.decoding import DecodeState, decode_tokens, forward_embeds
+from ola_core.engine.decoding import DecodeState, decode_tokens, prefill
 from ola_core.engine.detokenizer import IncrementalDetokenizer
 from ola_core.engine.memory import (
     PeakMemory,
@@ -34,7 +36,14 @@ from ola_core.engine.memory import (
     truncate_cache,
 )
 from ola_core.engine.turn_inputs import MediaBudget, user_message
-from ola_core.engine.types import GenerationSettings, TextDelta, Turn, TurnStats, system_prompt_for
+from ola_core.engine.types import (
+    OFFICIAL_SYSTEM_PROMPT,
+    GenerationSettings,
+    TextDelta,
+    Turn,
+    TurnStats,
+    system_prompt_for,
+)
 from ola_core.errors import GenerationError, InsufficientMemoryError, LoadCancelledError
 from ola_core.processing.prompt import AssistantMessage
 
@@ -110,6 +119,7 @@ class OlaEngine:
         media_budget: MediaBudget | None = None,
         memory_budget_bytes: int | None = None,
         reuse_cache: bool = True,
+        prefill_chunk: int = 2048,
     ) -> None:
         self.model_dir = model_dir
         self.speech_encoder = speech_encoder
@@ -121,6 +131,7 @@ class OlaEngine:
         self.media_budget = media_budget or MediaBudget()
         self.memory_budget_bytes = memory_budget_bytes
         self.reuse_cache = reuse_cache
+        self.prefill_chunk = prefill_chunk  # positions per prefill forward: bounds memory, lets cancel in
         self.last_stats: TurnStats | None = None
         self._loaded: LoadedModel | None = None
         self._conversation = Conversation()
@@ -162,30 +173,33 @@ class OlaEngine:
 
         def report(fraction: float, stage: str) -> None:
             if cancel is not None and cancel.is_set():
-                raise LoadCancelledError("Loading the model was cancelled.")
+                raise LoadCancelledError(_LOAD_CANCELLED)
             if progress is not None:
                 progress(fraction, stage)
 
         with self._load_lock:
             if self._loaded is not None:
                 return
-            report(0.0, "Reading the model files")
-            loaded = load_ola(
-                self.model_dir,
-                speech_encoder=self.speech_encoder,
-                music_encoder=self.music_encoder,
-                quantization=self.quantization,
-                device=self.device_request,
-                dtype=self.dtype,
-                progress=report,
-            )
             try:
-                report(1.0, "Model ready")
-            except LoadCancelledError:
+                report(0.0, "Reading the model files")
+                loaded = load_ola(
+                    self.model_dir,
+                    speech_encoder=self.speech_encoder,
+                    music_encoder=self.music_encoder,
+                    quantization=self.quantization,
+                    device=self.device_request,
+                    dtype=self.dtype,
+                    progress=report,
+                )
+            except LoadCancelledError as error:
+                error.with_traceback(None)  # its frames hold the half-loaded weights
+                free_memory(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+                raise
+            if cancel is not None and cancel.is_set():  # cancelled after the loader's last report
                 device = loaded.device
                 del loaded
                 free_memory(device)
-                raise
+                raise LoadCancelledError(_LOAD_CANCELLED)
             self._attach(loaded)
 
     def load_in_background(
@@ -248,7 +262,7 @@ class OlaEngine:
             free_memory(self._loaded.device)
 
     def cancel(self) -> None:
-        """Stop the running turn within one decode step (from any thread); no-op when idle."""
+        """Stop the running turn before its next decode step or prefill chunk (from any thread); no-op when idle."""
         event = self._turn_cancel
         if event is not None:
             event.set()
@@ -279,6 +293,43 @@ class OlaEngine:
         )
         worker.start()
         return _relay(deltas, cancel, worker)
+
+    def warm_up(self) -> float:
+        """Run a throw-away turn with a frame and a second of silence; returns the seconds it took.
+
+        The first pass through each encoder and the language model pays one-time costs (kernel
+        selection, allocator growth, lazy initialisation); paying them right after loading keeps
+        them out of the user's first answer. The conversation is not touched.
+        """
+        loaded = self._require_loaded()
+        if not self._turn_lock.acquire(blocking=False):
+            raise GenerationError("A turn is running; warm-up is only useful before the first one.")
+        try:
+            t0 = time.monotonic()
+            frame = TimedFrame(np.zeros((64, 64, 3), dtype=np.uint8), t0)
+            turn = Turn(speech=np.zeros(16000, dtype=np.float32), frames=(frame,))
+            scratch = Conversation()
+            scratch.system_prompt = OFFICIAL_SYSTEM_PROMPT
+            inputs = scratch.full_prompt(loaded.tokenizer, user_message(turn, self.media_budget))
+            with torch.inference_mode():
+                cache = DynamicCache(config=loaded.model.config)
+                logits = prefill(
+                    loaded.model,
+                    cache,
+                    loaded.model.embed_prompt(inputs),
+                    self.prefill_chunk,
+                    threading.Event(),
+                )
+                assert logits is not None
+                settings = GenerationSettings(greedy=True, max_new_tokens=2)
+                state = DecodeState(generated=[])
+                for _ in decode_tokens(
+                    loaded.model, cache, logits, settings, frozenset(), threading.Event(), state
+                ):
+                    pass
+            return time.monotonic() - t0
+        finally:
+            self._turn_lock.release()
 
     def generate(self, turn: Turn, settings: GenerationSettings | None = None) -> TurnStats:
         """Answer ``turn`` without streaming; the statistics carry the text and ids."""
@@ -337,33 +388,33 @@ class OlaEngine:
         budget = self.media_budget
         for attempt in range(2):
             snapshot = self._snapshot()
-            emitted: list[TextDelta] = []
+            shown: list[TextDelta] = []
             try:
                 prefilled = self._prefill(turn, settings, budget, cancel, stats, peak, snapshot)
                 if prefilled is None:  # cancelled before the model saw the turn: it never happened
                     self._restore(snapshot)
                     stats.stop_reason = "cancelled"
                     return
-                self._decode(prefilled, settings, cancel, stats, peak, emitted.append, deltas)
+                self._decode(prefilled, settings, cancel, stats, peak, shown.append, deltas)
                 return
             except BaseException as error:
                 out_of_memory = is_out_of_memory(error)
-                if out_of_memory:
-                    free_memory(loaded.device)
-                if emitted or (not out_of_memory and stats.t_first_token is not None):
-                    # The user saw (part of) an answer: it stays, marked interrupted, in the conversation.
-                    if out_of_memory:
-                        raise InsufficientMemoryError(_OOM_MESSAGE) from error
-                    raise
-                self._restore(snapshot)
+                # A partial answer the user saw stays in the conversation (marked interrupted);
+                # anything earlier is undone, as if the turn had not started.
+                if not (shown or (not out_of_memory and stats.t_first_token is not None)):
+                    self._restore(snapshot)
                 if not out_of_memory:
                     raise
-                stats.t_first_token = stats.t_encoders_done = stats.t_prefill_done = None
-                if attempt == 1:
+                # Drop the failed attempt's frames (and the tensors they hold) before freeing memory.
+                error.with_traceback(None)
+                if shown or attempt == 1:
+                    free_memory(loaded.device)
                     raise InsufficientMemoryError(_OOM_MESSAGE) from error
-                stats.oom_retries += 1
-                budget = budget.reduced()
-                log.warning("out of memory during a turn; retrying with %s", budget)
+            free_memory(loaded.device)
+            stats.t_first_token = stats.t_encoders_done = stats.t_prefill_done = None
+            stats.oom_retries += 1
+            budget = budget.reduced()
+            log.warning("out of memory during a turn; retrying with %s", budget)
 
     def _decode(
         self,
@@ -463,7 +514,9 @@ class OlaEngine:
 
         cache = DynamicCache(config=model.config) if plan.rebuild else conversation.cache
         assert cache is not None
-        first_logits = forward_embeds(model, cache, embeds)
+        first_logits = prefill(model, cache, embeds, self.prefill_chunk, cancel)
+        if first_logits is None:
+            return None
         stats.t_prefill_done = time.monotonic()
         peak.sample()
 
@@ -494,6 +547,7 @@ class OlaEngine:
         return self._loaded
 
 
+_LOAD_CANCELLED = "Loading the model was cancelled."
 _OOM_MESSAGE = (
     "Not enough memory for this turn, even with fewer frames and a lower resolution. "
     "Try a shorter clip or fewer images, start a new conversation, or use a smaller quantization (nf4)."

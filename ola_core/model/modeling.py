@@ -67,6 +67,10 @@ class OlaForCausalLM(Qwen2ForCausalLM):
         "SpeechProjector",
     ]
 
+    # The loader always takes the speech encoders from their own .pt files (as officially), so a
+    # checkpoint whose shards lack the encoder copy loads without complaint.
+    _keys_to_ignore_on_load_missing = [r"model\.speech_encoder\."]  # noqa: RUF012
+
     def __init__(self, config: OlaConfig) -> None:
         # Skip Qwen2ForCausalLM.__init__: it would build (and initialise) a second, plain Qwen2Model.
         Qwen2PreTrainedModel.__init__(self, config)

@@ -32,6 +32,8 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from ola_core.model.configuration import OLA_MODEL_TYPE, OLA_ROPE_THETA, OlaConfig
+from ola_core.model.loading import BEATS_FILE_NAME, ENCODERS_DIR_NAME, WHISPER_FILE_NAME
+from ola_core.model.modeling import OlaForCausalLM
 from ola_core.model.speech import (
     BEATS_AS2M_CPT2_CFG,
     TINY_BEATS_CFG,
@@ -45,9 +47,6 @@ from ola_core.model.speech import (
 from ola_core.model.tokenizer_files import ENDOFTEXT, IM_END, write_tokenizer_files
 
 MODEL_DIR_NAME = "Ola-7b"
-ENCODERS_DIR_NAME = "Ola_speech_encoders"
-WHISPER_FILE_NAME = "large-v3.pt"
-BEATS_FILE_NAME = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
 
 # Qwen2.5's special-token ids; the full-size tokenizer puts its special tokens there too.
 QWEN_ENDOFTEXT_ID = 151643
@@ -226,8 +225,6 @@ def random_state_dict(
     The speech encoder's copy inside the safetensors holds the encoder files' values (the
     official shards carry such a copy; the loader takes the files' values regardless).
     """
-    from ola_core.model.modeling import OlaForCausalLM
-
     with torch.device("meta"):
         skeleton = OlaForCausalLM(config)
     _, whisper_state = load_whisper_encoder_state(whisper_path)
@@ -252,18 +249,18 @@ def random_state_dict(
 def _random_tensor(key: str, meta: Tensor, owner: nn.Module | None, generator: torch.Generator) -> Tensor:
     """A random value of sensible scale for one parameter, by the kind of module that owns it."""
     noise = torch.randn(meta.shape, generator=generator)
-    is_norm = owner is not None and ("Norm" in type(owner).__name__)
-    if is_norm:
+    if owner is not None and "Norm" in type(owner).__name__:  # LayerNorm / RMSNorm
         return 1.0 + 0.1 * noise if key.endswith("weight") else 0.1 * noise
-    if meta.ndim >= 2 and not key.endswith("pos_embed"):
-        fan_in = meta[0].numel()
-        gain = 2.0 if key == "lm_head.weight" else 1.0  # sharper logits: unambiguous greedy tokens
-        if key.endswith("embed_tokens.weight"):
-            fan_in = 1
-        return noise * (gain / math.sqrt(fan_in))
     if key.endswith("pos_embed"):
         return 0.5 * noise
-    return 0.1 * noise if key.endswith("bias") else noise / math.sqrt(meta.numel())
+    if key.endswith("embed_tokens.weight"):
+        return noise  # unit scale, like the normalised hidden states they join
+    if meta.ndim >= 2:  # weight matrices: N(0, 1/fan_in) keeps activations O(1)
+        gain = 2.0 if key == "lm_head.weight" else 1.0  # sharper logits: unambiguous greedy tokens
+        return noise * (gain / math.sqrt(meta[0].numel()))
+    if key.endswith("bias"):
+        return 0.1 * noise
+    return noise / math.sqrt(meta.numel())  # learned marker embeddings (image_newline, …)
 
 
 def _write_shards(model_dir: Path, tensors: Iterator[tuple[str, Tensor]], max_shard_bytes: int) -> None:

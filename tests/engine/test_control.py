@@ -58,8 +58,15 @@ def test_cancel_from_another_thread_stops_within_one_step(
     assert engine.history[-1].interrupted and engine.history[-1].answer == stats.text
     assert stats.text.startswith("".join(d.text for d in received[:3]))
 
+    # The interrupted answer (closed with the prompt builder's interruption note) and the cache agree:
+    # the follow-up continues exactly as re-encoding the kept conversation would.
+    monkeypatch.undo()
+    twin = OlaEngine.from_loaded(loaded, settings=GREEDY, reuse_cache=False)
+    twin._conversation = copy.copy(engine._conversation)
+    twin._conversation.cache = None
     follow_up = engine.generate(Turn(text="Go on."), GREEDY)
     assert follow_up.stop_reason in ("eos", "max_new_tokens") and follow_up.reused_cache
+    assert follow_up.token_ids == twin.generate(Turn(text="Go on."), GREEDY).token_ids
 
 
 def test_leaving_the_stream_early_cancels_the_turn(engine: OlaEngine) -> None:
@@ -168,3 +175,43 @@ def test_load_reports_progress_and_can_be_cancelled(tiny_checkpoint: TinyCheckpo
     assert isinstance(job.error, LoadCancelledError) and not cancelled.loaded
     with pytest.raises(GenerationError, match="not loaded"):
         cancelled.stream(Turn(text="Hi."))
+
+
+def test_cancel_during_a_long_prefill_stops_between_chunks_and_undoes_the_turn(
+    loaded: LoadedOla, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = OlaEngine.from_loaded(loaded, settings=GREEDY, prefill_chunk=8)
+    engine.generate(Turn(text="Hello."))
+    before = (engine.history, engine.context_tokens)
+    counter = CountingForward(loaded.model.forward, delay_s=0.02)
+    monkeypatch.setattr(loaded.model, "forward", counter)
+
+    def cancel_after_three_chunks() -> None:
+        while counter.calls < 3:
+            time.sleep(0.001)
+        engine.cancel()
+
+    canceller = threading.Thread(target=cancel_after_three_chunks)
+    canceller.start()
+    text = " ".join(["Please describe everything you can see in the picture in detail."] * 4)
+    assert list(engine.stream(Turn(text=text))) == []
+    canceller.join()
+    stats = engine.last_stats
+    assert stats is not None and stats.stop_reason == "cancelled" and stats.t_prefill_done is None
+    assert counter.calls <= 4  # the chunk running when cancel came, no more
+    assert (engine.history, engine.context_tokens) == before
+    monkeypatch.undo()
+
+    twin = OlaEngine.from_loaded(loaded, settings=GREEDY, reuse_cache=False)
+    twin._conversation = copy.copy(engine._conversation)
+    twin._conversation.cache = None
+    turn = Turn(text="Hello again.")
+    assert engine.generate(turn).token_ids == twin.generate(turn).token_ids
+
+
+def test_warm_up_leaves_the_conversation_alone(engine: OlaEngine) -> None:
+    engine.generate(Turn(text="Hello."))
+    before = (engine.history, engine.context_tokens)
+    assert engine.warm_up() > 0
+    assert (engine.history, engine.context_tokens) == before
+    assert engine.generate(Turn(text="Again.")).reused_cache

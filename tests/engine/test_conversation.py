@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,13 @@ def test_context_overflow_drops_oldest_media_then_oldest_turns(loaded: LoadedOla
         assert stats.stop_reason in ("eos", "max_new_tokens")
         assert engine.context_tokens <= engine.max_context_tokens
     assert len(engine.history) < 6
+    # After a re-prefill the cache is reused again, and it equals re-encoding what was kept.
+    twin = OlaEngine.from_loaded(loaded, settings=engine.settings, reuse_cache=False)
+    twin._conversation = copy.copy(engine._conversation)
+    twin._conversation.cache = None
+    follow_up = Turn(text="Which picture was the brightest?")
+    stats = engine.generate(follow_up)
+    assert stats.reused_cache and stats.token_ids == twin.generate(follow_up).token_ids
 
 
 def test_a_turn_that_alone_does_not_fit_is_refused_and_the_engine_goes_on(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ola_core.engine import OlaEngine, Turn
+from ola_core.engine import OFFICIAL_SYSTEM_PROMPT, SPOKEN_SYSTEM_PROMPT, GenerationSettings, OlaEngine, Turn
 from ola_core.engine.detokenizer import REPLACEMENT_CHAR, IncrementalDetokenizer
 from ola_core.engine.turn_inputs import MediaBudget, user_message
+from ola_core.engine.types import system_prompt_for
 from ola_core.model.loading import LoadedOla
 from ola_core.processing.prompt import build_prompt
 from tests.engine.conftest import GREEDY
@@ -40,6 +44,7 @@ def test_any_id_sequence_streams_to_its_decoding(loaded: LoadedOla, ids: list[in
     )
 
 
+@pytest.mark.filterwarnings("ignore:Passing `repetition_penalty` with `inputs_embeds`")
 def test_streamed_deltas_equal_non_streaming_greedy_generation(engine: OlaEngine, loaded: LoadedOla) -> None:
     turn = Turn(text="What is in this image? Describe the picture in detail.")
     deltas = list(engine.stream(turn))
@@ -85,3 +90,23 @@ def test_statistics_of_a_turn(engine: OlaEngine) -> None:
     if stats.new_tokens >= 2:
         assert stats.tokens_per_s is not None and stats.tokens_per_s > 0
     assert stats.context_tokens == engine.context_tokens > stats.prompt_tokens
+
+
+def test_sampling_is_reproducible_with_a_seed(loaded: LoadedOla) -> None:
+    sampling = GenerationSettings(temperature=1.0, top_k=50, top_p=0.95, max_new_tokens=16, seed=7)
+    runs = [OlaEngine.from_loaded(loaded).generate(Turn(text="Hello!"), sampling).token_ids for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert len(runs[0]) >= 4
+    other = OlaEngine.from_loaded(loaded).generate(Turn(text="Hello!"), dataclasses.replace(sampling, seed=8))
+    assert runs[0] != other.token_ids  # (deterministic on CPU: these two seeds give different draws)
+
+
+def test_system_prompt_follows_voice_and_language() -> None:
+    typed, spoken = GenerationSettings(), GenerationSettings(language="German")
+    assert system_prompt_for(typed, voice=False) == OFFICIAL_SYSTEM_PROMPT
+    assert system_prompt_for(typed, voice=True) == SPOKEN_SYSTEM_PROMPT
+    assert system_prompt_for(spoken, voice=True) == SPOKEN_SYSTEM_PROMPT + " Always answer in German."
+    custom = GenerationSettings(system_prompt="Be brief.")
+    assert system_prompt_for(custom, voice=True) == "Be brief."
+    with pytest.raises(ValueError, match="temperature"):
+        GenerationSettings(temperature=0.0)

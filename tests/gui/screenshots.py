@@ -24,11 +24,11 @@ def settle(app: QApplication, seconds: float = 0.4) -> None:
         time.sleep(0.01)
 
 
-def main(out: Path) -> int:
+def main(out: Path, suffix: str = "") -> int:
     from app import theme
     from app.main_window import MainWindow
     from ola_core import events as ev
-    from tests.gui.conftest import answer_events, frames, trace
+    from tests.gui.helpers import answer_events, frames, trace
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -42,7 +42,7 @@ def main(out: Path) -> int:
     post(ev.StateChanged("idle", "loading", True, False, 0.0))
     post(ev.InputLevel(-42.0, -35.0, 0.0))
     settle(app)
-    window.grab().save(str(out / "idle.png"))
+    window.grab().save(str(out / f"idle{suffix}.png"))
 
     shown = frames(4, (240, 320))
     window.vision.show_source("camera", 0)
@@ -69,7 +69,7 @@ def main(out: Path) -> int:
     settle(app, 0.6)
     window.hud.show_trace(trace(1, "voice"))
     settle(app)
-    window.grab().save(str(out / "speaking.png"))
+    window.grab().save(str(out / f"speaking{suffix}.png"))
 
     post(ev.TurnFinished(2, answer, "completed", trace(2)))
     post(ev.StateChanged("idle", "speaking", True, False, 0.0))
@@ -80,10 +80,10 @@ def main(out: Path) -> int:
         )
     )
     settle(app)
-    window.grab().save(str(out / "error.png"))
+    window.grab().save(str(out / f"error{suffix}.png"))
     window.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else ""))

@@ -199,3 +199,57 @@ def test_crash_handler_logs_and_keeps_the_app_running(qtbot, themed, isolated_di
         assert "in thread worker" in Path(blocker.args[0]).read_text()
     finally:
         sys.excepthook, threading.excepthook = old_hook, old_thread_hook
+
+
+def test_first_start_without_model_opens_setup_then_the_window_still_works(qtbot, themed) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.dialogs.setup import SetupDialog
+    from app.main import AppController
+
+    seen: list[SetupDialog] = []
+
+    def answer_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SetupDialog):
+            QTimer.singleShot(50, answer_dialog)
+            return
+        seen.append(dialog)
+        dialog.reject()  # "Later"
+
+    controller = AppController(Settings(), [], run_setup=True)
+    qtbot.addWidget(controller.window)
+    QTimer.singleShot(50, answer_dialog)
+    controller.start()  # the setup dialog is modal: returns when "Later" was chosen
+    assert seen and seen[0].download_button.isVisibleTo(seen[0]) and seen[0].test_button.isVisibleTo(seen[0])
+    assert controller.assistant is None and controller.window.isVisible()
+    assert "No model yet" in controller.window.banners.banners()[0].label.text()
+    controller.window.send_text("hello?")  # no crash: a banner offers the setup
+    assert controller.window.pill.text() == "No model loaded"
+
+
+@pytest.mark.slow
+def test_app_starts_the_real_assistant_on_the_test_model(qtbot, themed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Start-up as `ola-assistant` does it, on this machine's real (absent) devices."""
+    from app.main import AppController, settings_for
+
+    files = model_store.write_test_model(tmp_path / "tiny")
+    settings = settings_for(Settings(), files, "none")
+    settings = dataclasses.replace(settings, model=dataclasses.replace(settings.model, device="cpu"))
+    save_settings(settings)
+    controller = AppController(*load_settings(), run_setup=False)
+    qtbot.addWidget(controller.window)
+    controller.start()
+    try:
+        assert controller.assistant is not None
+        assert "random weights" in controller.window.model_label.text()
+        qtbot.waitUntil(lambda: controller.assistant.state in ("idle", "listening", "error"), timeout=60000)
+        assert controller.assistant.state != "error"
+        qtbot.waitUntil(lambda: controller.window.pill.text() not in ("Loading model…",), timeout=5000)
+        controller.window.send_text("Hello")
+        qtbot.waitUntil(lambda: controller.window.hud.trace is not None, timeout=60000)
+        answer = controller.window.transcript.answer(controller.window.hud.trace.turn_id)
+        assert answer is not None and answer.who.text() == "Ola (interface-test model)"
+    finally:
+        controller.window.close()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage
 
 from tests.gui.screenshots import STATES
 
@@ -41,3 +41,13 @@ def test_screenshots_of_idle_speaking_and_error_states(x_display: str) -> None:
         assert _distinct_colours(image) > 20, f"{name}.png looks blank"
     # The states really differ (the answer, the banners), not three copies of one frame.
     assert images["idle"] != images["speaking"] != images["error"]
+
+    # The dark theme (forced here; the app follows the system) for the same review.
+    dark = subprocess.run(
+        [sys.executable, "-m", "tests.gui.screenshots", str(OUT), "-dark"],
+        cwd=ROOT, env={**env, "OLA_THEME": "dark"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert dark.returncode == 0, dark.stderr[-3000:]
+    speaking_dark = QImage(str(OUT / "speaking-dark.png"))
+    assert QColor(speaking_dark.pixel(5, 400)).lightness() < 80, "dark window background"
+    assert QColor(images["speaking"].pixel(5, 400)).lightness() > 200, "light window background"

@@ -182,6 +182,10 @@ def test_error_event_shows_banner_with_action_and_app_stays_alive(window, qtbot)
     banner = window.banners.banners()[0]
     assert "Microphone disconnected" in banner.label.text()
     assert banner.action_button is not None and "microphone" in banner.action_button.text()
+    window.bridge.post(ev.StateChanged("idle", "loading", True, False, 0.0))
+    qtbot.waitUntil(lambda: window.pill.text() == "No microphone", timeout=2000)
+    window.bridge.post(ev.DeviceEvent("microphone", "USB", True, "", 0.0))
+    qtbot.waitUntil(lambda: window.pill.text() == "Listening", timeout=2000)
     banner.action_button.click()
     assert opened == [1]  # the Audio tab
     # The same message again is not stacked twice; the window keeps working.
@@ -393,3 +397,32 @@ def test_every_control_has_an_accessible_name_and_is_keyboard_reachable(window) 
         assert control.focusPolicy() & Qt.FocusPolicy.TabFocus, (
             f"{control.accessibleName()} not reachable by Tab"
         )
+
+
+def test_sharing_part_of_a_screen_by_dragging_a_box(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    recorder = CommandRecorder()
+    window.set_assistant(recorder)
+    row = window.vision.row_of(("region", 1))
+    assert row > 0 and "Part of screen 1" in window.vision.picker.itemText(row)
+    window.vision.picker.activated.emit(row)
+    selector = window.region_selector
+    assert selector is not None
+    qtbot.waitExposed(selector)
+    qtbot.mousePress(selector, Qt.MouseButton.LeftButton, pos=QPoint(100, 80))
+    qtbot.mouseMove(selector, QPoint(300, 230))
+    qtbot.mouseRelease(selector, Qt.MouseButton.LeftButton, pos=QPoint(420, 320))
+    ratio = selector.screen().devicePixelRatio()
+    expected = tuple(round(v * ratio) for v in (100, 80, 320, 240))
+    assert recorder.calls[-1] == ("set_source", ("screen", 1, expected))
+    assert not selector.isVisible()
+
+
+def test_region_picking_can_be_cancelled_with_escape(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    recorder = CommandRecorder()
+    window.set_assistant(recorder)
+    window.vision.picker.activated.emit(window.vision.row_of(("region", 1)))
+    selector = window.region_selector
+    qtbot.waitExposed(selector)
+    qtbot.keyClick(selector, Qt.Key.Key_Escape)
+    assert not selector.isVisible() and recorder.calls == []
+    assert window.vision.picker.currentData() == ("off", 0)

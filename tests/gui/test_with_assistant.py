@@ -23,13 +23,16 @@ from ola_core.settings import GenerationSettings
 from tests.assistant.conftest import fast_settings, make_session, speak
 
 
-def _session(model, tiny, tmp_path: Path, max_new_tokens: int = 12, **kwargs) -> HeadlessSession:  # type: ignore[no-untyped-def]
+def _session(
+    model, tiny, tmp_path: Path, max_new_tokens: int = 12, start: bool = True, **kwargs
+) -> HeadlessSession:  # type: ignore[no-untyped-def]
     settings = fast_settings(tiny)
     settings = dataclasses.replace(
         settings, generation=GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0)
     )
     session = make_session(model, tiny, settings, out_wav=tmp_path / "answer.wav", **kwargs)
-    session.start(timeout=120)
+    if start:
+        session.start(timeout=120)
     return session
 
 
@@ -79,11 +82,16 @@ def test_replayed_spoken_turn_shows_voice_bubble_frames_strip_and_hud(
     from app.main_window import MainWindow
     from app.widgets.transcript import UserBubble
 
-    session = _session(loaded, tiny_checkpoint, tmp_path, video=clip)
-    window = MainWindow(session.assistant, settings=session.settings)
+    session = _session(loaded, tiny_checkpoint, tmp_path, video=clip, start=False)
+    window = MainWindow(
+        session.assistant, settings=session.settings
+    )  # subscribes before the start, as the app
     qtbot.addWidget(window)
     window.show()
+    session.start(timeout=120)
     try:
+        qtbot.waitUntil(lambda: window.vision.preview._image is not None, timeout=10000)  # live preview
+        assert "Camera on" in window.vision.indicator.text()
         result: list[TurnFinished | None] = []
         asker = threading.Thread(
             target=lambda: result.append(session.ask_spoken(speak("What do you see?"), 90))

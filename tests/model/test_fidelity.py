@@ -91,6 +91,24 @@ def test_tokenizer_length_matches_official(tiny_fp32: LoadedOla) -> None:
     assert tiny_fp32.model.get_input_embeddings().weight.shape[0] == meta["len_tokenizer"]
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_tiny_tokenizer_reproduces_the_official_slow_tokenizer(tiny_fp32: LoadedOla, case: str) -> None:
+    """Our files through transformers 5 give the ids the official slow Qwen2Tokenizer gave.
+
+    The official helpers tokenize the text between placeholders piece by piece.
+    """
+    expected = reference("fp32")[0]["cases"][case]
+    placeholder = {"image": "<image>", "audio": "<speech>", "video_audio": "<speech><image>"}.get(case)
+    pieces = expected["prompt"].split(placeholder) if placeholder else [expected["prompt"]]
+    marker = {"image": [IMAGE_TOKEN_INDEX], "audio": [SPEECH_TOKEN_INDEX]}.get(
+        case, [SPEECH_TOKEN_INDEX, IMAGE_TOKEN_INDEX]
+    )
+    ids: list[int] = []
+    for i, piece in enumerate(pieces):
+        ids += ([*marker] if i else []) + tiny_fp32.tokenizer(piece).input_ids
+    assert ids == expected["input_ids"]
+
+
 @torch.inference_mode()
 def test_vision_tower_and_projector_fp32(tiny_fp32: LoadedOla) -> None:
     meta, ref = reference("fp32")

@@ -72,6 +72,31 @@ def test_speech_encoder_weights_come_from_the_pt_files(tiny_copy: TinyCheckpoint
     assert torch.equal(conv1, from_file["conv1.weight"].float())
 
 
+def test_shards_without_the_encoder_copy_load_quietly(
+    tiny_copy: TinyCheckpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whether or not the shards carry the encoders' copy, the .pt files provide them."""
+    from safetensors.torch import load_file, save_file
+
+    index_path = tiny_copy.model_dir / "model.safetensors.index.json"
+    index = json.loads(index_path.read_text())
+    for shard in set(index["weight_map"].values()):
+        tensors = load_file(str(tiny_copy.model_dir / shard))
+        kept = {k: v for k, v in tensors.items() if not k.startswith("model.speech_encoder.")}
+        save_file(kept, str(tiny_copy.model_dir / shard), metadata={"format": "pt"})
+    index["weight_map"] = {
+        k: v for k, v in index["weight_map"].items() if not k.startswith("model.speech_encoder.")
+    }
+    index_path.write_text(json.dumps(index))
+    from ola_core.model.speech import load_beats_state
+
+    loaded = load_ola(tiny_copy.model_dir, device="cpu", dtype=torch.float32)
+    assert "MISSING" not in caplog.text
+    _, beats = load_beats_state(tiny_copy.music_encoder_path)
+    weight = loaded.model.model.speech_encoder.beats_model.post_extract_proj.weight
+    assert torch.equal(weight, beats["post_extract_proj.weight"].half().float())
+
+
 def test_progress_is_reported_in_order(tiny_checkpoint: TinyCheckpoint) -> None:
     reports: list[tuple[float, str]] = []
     load_ola(
