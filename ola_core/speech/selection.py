@@ -81,7 +81,7 @@ ESPEAK = VoiceEntry(
 )
 
 # Modules exporting ``ENTRY: VoiceEntry``, besides the two built-in offline voices above.
-ENTRY_MODULES: tuple[str, ...] = ()
+ENTRY_MODULES: tuple[str, ...] = ("ola_core.speech.cosyvoice.synthesizer",)
 
 
 def _entries() -> tuple[list[VoiceEntry], dict[str, str]]:

@@ -128,3 +128,26 @@ def test_cli_writes_a_loadable_checkpoint(tmp_path: Path, capsys: pytest.Capture
     assert str(tmp_path / "out" / "Ola-7b") in printed and "large-v3.pt" in printed
     assert (tmp_path / "out" / "Ola-7b" / "model.safetensors.index.json").is_file()
     assert (tmp_path / "out" / "Ola_speech_encoders" / "large-v3.pt").is_file()
+
+
+def test_shards_are_written_as_they_fill(tmp_path: Path) -> None:
+    """The full-size writer's streaming path: ≤ max bytes per shard, official names, no leftovers."""
+    import torch
+
+    from ola_core.model.tiny import _write_shards
+
+    tensors = ((f"t{i}", torch.full((256,), float(i))) for i in range(5))  # 1 kB each
+    _write_shards(tmp_path, tensors, max_shard_bytes=2500)
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    names = [f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*names, "model.safetensors.index.json"]
+    assert index["weight_map"] == {
+        "t0": names[0],
+        "t1": names[0],
+        "t2": names[1],
+        "t3": names[1],
+        "t4": names[2],
+    }
+    assert index["metadata"]["total_size"] == 5 * 1024
+    with safe_open(str(tmp_path / names[2]), framework="pt") as f:
+        assert float(f.get_tensor("t4")[0]) == 4.0

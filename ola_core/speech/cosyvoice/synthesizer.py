@@ -1,0 +1,147 @@
+"""CosyVoice2 as a :class:`~ola_core.speech.synthesizer.Synthesizer`, and its registry entry.
+
+The model loads on first use (or ``warm_up``). Each ``synthesize`` call normalises the text
+(frontend.py), runs the streaming runtime and yields 24 kHz chunks; ``cancel()`` from any
+thread makes the running call return within one LM step or one ODE step.
+
+Selection rule (speech/selection.py): "auto" prefers CosyVoice (priority 80) when its model
+folder is present and a CUDA GPU is available; on a CPU it is listed as unavailable (far slower
+than real time, research/tts.md §1.4) unless chosen explicitly with ``OLA_COSYVOICE_DEVICE=cpu``.
+The model folder comes from the voice context, else ``OLA_COSYVOICE_DIR``, else the model store.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ola_core.errors import SynthesisError
+from ola_core.speech.cosyvoice.frontend import normalize_text
+from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice, missing_files
+from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
+from ola_core.speech.selection import VoiceContext, VoiceEntry
+from ola_core.speech.synthesizer import Synthesizer
+
+__all__ = ["ENTRY", "CosyVoiceSynthesizer", "find_model_dir"]
+
+NAME = "cosyvoice"
+DIR_VARIABLE = "OLA_COSYVOICE_DIR"
+DEVICE_VARIABLE = "OLA_COSYVOICE_DEVICE"
+
+
+class CosyVoiceSynthesizer(Synthesizer):
+    name = NAME
+    sample_rate = 24_000
+    languages = frozenset({"en", "zh"})
+
+    def __init__(
+        self,
+        model_dir: Path,
+        device: str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        stream: bool = True,
+        greedy: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = dtype
+        self.stream = stream
+        self.greedy = greedy
+        self.seed = seed
+        self._runtime: CosyVoiceRuntime | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> CosyVoiceRuntime:
+        with self._lock:  # warm_up() and the synthesis thread may race for the first load
+            if self._runtime is None:
+                model: LoadedCosyVoice = load_cosyvoice(self.model_dir, self.device, self.dtype)
+                self._runtime = CosyVoiceRuntime(model, greedy=self.greedy, seed=self.seed)
+                self.sample_rate = model.config.sample_rate
+            return self._runtime
+
+    def voices(self) -> tuple[str, ...]:
+        return tuple(self.runtime.model.speakers)
+
+    def voice_prompt(self, voice: str | None) -> VoicePrompt:
+        speakers = self.runtime.model.speakers
+        if voice is None:
+            if not speakers:
+                raise SynthesisError(
+                    f"The CosyVoice folder {self.model_dir} has no voice (spk2info.pt is missing or empty). "
+                    "Choose another voice in the settings."
+                )
+            voice = next(iter(speakers))
+        if voice not in speakers:
+            raise SynthesisError(f"CosyVoice has no voice {voice!r}; available: {', '.join(speakers)}.")
+        return VoicePrompt.from_entry(speakers[voice])
+
+    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
+        epoch = self._cancel_epoch()
+        runtime = self.runtime
+        prompt = self.voice_prompt(voice)
+
+        def should_stop() -> bool:
+            return self._cancelled_since(epoch)
+
+        for piece in normalize_text(text):
+            if should_stop():
+                return
+            ids = runtime.text_ids(piece)
+            for pcm in runtime.synthesize(ids, prompt, stream=self.stream, should_stop=should_stop):
+                if should_stop():
+                    return
+                yield pcm
+
+
+def find_model_dir(context: VoiceContext) -> Path | None:
+    """The CosyVoice2 folder: chosen in the settings, else $OLA_COSYVOICE_DIR, else found by the model store."""
+    if NAME in context.model_dirs:
+        return Path(context.model_dirs[NAME])
+    if os.environ.get(DIR_VARIABLE):
+        return Path(os.environ[DIR_VARIABLE])
+    from ola_core.model_store import find_model_files
+
+    found = find_model_files()
+    return found.cosyvoice_dir if found is not None else None
+
+
+def _device() -> str | None:
+    return os.environ.get(DEVICE_VARIABLE) or None
+
+
+def _unavailable(context: VoiceContext) -> str | None:
+    model_dir = find_model_dir(context)
+    if model_dir is None:
+        return "its model (FunAudioLLM/CosyVoice2-0.5B) is not downloaded"
+    missing = missing_files(model_dir)
+    if missing:
+        return f"its model folder {model_dir} lacks {', '.join(missing)}"
+    device = _device()
+    if device is None and not torch.cuda.is_available():
+        return f"it needs a CUDA GPU (far slower than real time on a CPU; set {DEVICE_VARIABLE}=cpu to force it)"
+    return None
+
+
+def _create(context: VoiceContext) -> Synthesizer:
+    model_dir = find_model_dir(context)
+    if model_dir is None:
+        raise SynthesisError("The CosyVoice2 model is not downloaded: run `ola-assistant download`.")
+    return CosyVoiceSynthesizer(model_dir, _device())
+
+
+ENTRY = VoiceEntry(
+    name=NAME,
+    label="CosyVoice2 (neural, English and Chinese, needs a GPU)",
+    languages=CosyVoiceSynthesizer.languages,
+    priority=80,
+    create=_create,
+    unavailable=_unavailable,
+)
