@@ -23,6 +23,8 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
     QApplication,
     QComboBox,
     QFileDialog,
@@ -169,6 +171,7 @@ class MainWindow(QMainWindow):
         self.stop_button.setToolTip("Stop the answer (Esc)")
         self.stop_button.setAccessibleName("Stop the answer")
         self.stop_button.setEnabled(False)
+        self.stop_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.stop_button.clicked.connect(self.stop)
         status.addWidget(self.stop_button)
         self.hud = LatencyHud()
@@ -472,7 +475,11 @@ class MainWindow(QMainWindow):
 
     # --- keyboard and drops --------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Hold Space anywhere but a text field = push-to-talk (key repeats ignored)."""
+        """Hold Space = push-to-talk (key repeats ignored), unless the focused control uses Space.
+
+        Text fields type it and a button reached with Tab is pressed by it (keyboard users rely
+        on that); buttons take focus only from Tab, so after a mouse click Space still talks.
+        """
         kind = event.type()
         if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
             key_event: QKeyEvent = event  # type: ignore[assignment]
@@ -484,7 +491,7 @@ class MainWindow(QMainWindow):
 
     def _typing(self) -> bool:
         focus = QApplication.focusWidget()
-        return isinstance(focus, QPlainTextEdit | QLineEdit | QComboBox)
+        return isinstance(focus, QPlainTextEdit | QLineEdit | QComboBox | QAbstractButton | QAbstractSpinBox)
 
     def push_to_talk(self, down: bool) -> None:
         if down == self._ptt_held:

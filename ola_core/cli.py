@@ -18,7 +18,16 @@ from ola_core.errors import OlaError
 from ola_core.log import LEVELS, configure_logging
 
 # Modules under ola_core/commands, in the order their sub-commands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("doctor", "devices", "download", "ask", "tiny_checkpoint", "bench")
+COMMAND_MODULES: tuple[str, ...] = (
+    "doctor",
+    "devices",
+    "download",
+    "ask",
+    "replay",
+    "chat",
+    "tiny_checkpoint",
+    "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

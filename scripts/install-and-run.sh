@@ -8,5 +8,9 @@ VENV="${VENV:-.venv}"
 if [ ! -x "$VENV/bin/ola-assistant" ] || [ pyproject.toml -nt "$VENV/bin/ola-assistant" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check -e .
   touch "$VENV/bin/ola-assistant"
+  if [ "$(uname -s)" = Linux ]; then  # the application-menu entry; never a reason to stop here
+    scripts/install-desktop-entry.sh --exec "$VENV/bin/ola-assistant" \
+      || echo "note: could not add Ola Assistant to the application menu; it still runs from here" >&2
+  fi
 fi
 exec "$VENV/bin/ola-assistant" "$@"

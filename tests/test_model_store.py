@@ -216,3 +216,14 @@ def test_download_command_line_shows_speed_and_eta() -> None:
         )
     )  # fmt: skip
     assert "25.0%" in line and "50.0 MB/s" in line and "2 min left" in line and "[1/4]" in line
+
+
+def test_download_command_end_to_end(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    from ola_core import cli
+
+    args = cli.build_parser().parse_args(["download", "--dir", str(hub.cache)])
+    assert cli.run(args) == 0
+    out, err = capsys.readouterr()
+    assert "Ola-7B:" in out and str(hub.cache) in out
+    assert "100.0%" in err and "[9/9]" in err  # the last progress line
+    assert "CPU" in err or "GB" in err  # the hardware advice comes first

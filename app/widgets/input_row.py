@@ -109,6 +109,7 @@ class InputRow(QWidget):
         self.send_button = QPushButton("Send")
         self.send_button.setProperty("role", "primary")
         self.send_button.setAccessibleName("Send message")
+        self.send_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves Space to push-to-talk
         self.send_button.clicked.connect(self._send_clicked)
         row.addWidget(self.send_button)
 

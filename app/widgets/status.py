@@ -109,7 +109,7 @@ def hud_summary(trace: TurnTrace) -> str:
 
 def hud_details(trace: TurnTrace) -> str:
     """The expanded view: every stage of the trace, as an HTML table."""
-    rows = "".join(
+    stages = "".join(
         f"<tr><td>{name}</td><td align='right'>{seconds * 1000:.0f} ms</td></tr>"
         for name, seconds in trace.stages().items()
     )
@@ -121,8 +121,12 @@ def hud_details(trace: TurnTrace) -> str:
         ("frames used", trace.frames_used),
         ("speech", f"{trace.speech_s:.1f} s"),
     ]
-    rows += "".join(f"<tr><td>{k}</td><td align='right'>{v}</td></tr>" for k, v in extra)
-    return f"<b>Turn {trace.turn_id} ({trace.kind})</b><table cellspacing='6'>{rows}</table>"
+    facts = "".join(f"<tr><td>{k}</td><td align='right'>{v}</td></tr>" for k, v in extra)
+    return (  # two tables side by side keep the panel short
+        f"<b>Turn {trace.turn_id} ({trace.kind})</b><table><tr>"
+        f"<td valign='top'><table cellspacing='3'>{stages}</table></td><td width='32'></td>"
+        f"<td valign='top'><table cellspacing='3'>{facts}</table></td></tr></table>"
+    )
 
 
 class LatencyHud(QToolButton):

@@ -216,6 +216,10 @@ class AssistantBubble(Bubble):
         self.view.setAccessibleName("Answer text")
         self.view.hide()
         self.body.addWidget(self.view)
+        self.footer = QLabel()  # how the answer ended, under the text
+        self.footer.setProperty("role", "muted")
+        self.footer.hide()
+        self.body.addWidget(self.footer)
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(RENDER_INTERVAL_MS)
@@ -302,18 +306,16 @@ class AssistantBubble(Bubble):
             self.raw = text
         self.spoken = None
         self.render()
-        if not self.raw:
-            self.view.hide()
-            self.status.show()
+        self.status.hide()
+        self.view.setVisible(bool(self.raw))
         if outcome in ("barge_in", "stopped"):
-            self.status.setText("■ interrupted" if self.raw else "■ stopped before answering")
-            self.status.show()
+            self.footer.setText("■ interrupted" if self.raw else "■ stopped before answering")
             self.setAccessibleName("Ola's answer (interrupted)")
         elif outcome == "error":
-            self.status.setText("⚠ the answer failed (see the banner above)")
-            self.status.show()
+            self.footer.setText("⚠ the answer did not finish (see the message at the top)")
         elif not self.raw:
-            self.status.setText("(no answer)")
+            self.footer.setText("(no answer)")
+        self.footer.setVisible(bool(self.footer.text()))
 
 
 class TranscriptView(QScrollArea):
@@ -351,6 +353,19 @@ class TranscriptView(QScrollArea):
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._on_range)
         bar.valueChanged.connect(self._on_value)
+        self.jump = QToolButton(self.viewport())
+        self.jump.setText("↓ Latest")
+        self.jump.setAccessibleName("Scroll to the latest message")
+        self.jump.clicked.connect(self.scroll_to_end)
+        self.jump.hide()
+        self.follow_changed.connect(lambda following: self.jump.setVisible(not following))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        hint = self.jump.sizeHint()
+        self.jump.move(
+            self.viewport().width() - hint.width() - 16, self.viewport().height() - hint.height() - 12
+        )
 
     def _on_range(self, _lo: int, hi: int) -> None:
         if self.follow:
@@ -363,8 +378,10 @@ class TranscriptView(QScrollArea):
             self.follow_changed.emit(follow)
 
     def scroll_to_end(self) -> None:
-        self.follow = True
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+        if not self.follow:
+            self.follow = True
+            self.follow_changed.emit(True)
 
     def add(self, bubble: Bubble) -> Bubble:
         if not self.bubbles:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 LANGUAGE_NAMES = {
     "en": "English",
     "zh": "Chinese",
@@ -63,6 +64,9 @@ class Engine(Protocol):
 
     @property
     def loaded(self) -> bool: ...
+    @property
+    def description(self) -> str: ...
+    def warm_up(self) -> float: ...
     def load(self, progress: Callable[[float, str], None], cancel: threading.Event) -> None: ...
     def stream(self, turn: Turn, settings: GenerationSettings | None = None) -> Any: ...
     def cancel(self) -> None: ...
@@ -108,7 +112,7 @@ def build_turn(
     pcm = None if speech is None else speech.astype(np.float32) / 32768.0
     images = [p for p in attachments if p.suffix.lower() in IMAGE_SUFFIXES]
     videos = [p for p in attachments if p.suffix.lower() in VIDEO_SUFFIXES]
-    audios = [p for p in attachments if p not in images and p not in videos]
+    audios = [p for p in attachments if p.suffix.lower() in AUDIO_SUFFIXES]
     if len(videos) > 1:
         raise MediaError("Only one video can go with a question. Remove the others and ask again.")
     if audios:
@@ -126,6 +130,33 @@ def build_turn(
         video=videos[0] if videos else None,
         voice=speech is not None,
     )
+
+
+def check_attachment(path: Path) -> None:
+    """Raise :class:`MediaError` now if ``path`` cannot go with a question (missing, unsupported,
+    undecodable), so a bad drop is reported at once rather than when the question is asked."""
+    if not path.is_file():
+        raise MediaError(f"{path} is not a file that can be opened. Choose an image, video or audio file.")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        from ola_core.processing.image import load_image
+
+        load_image(path)
+    elif suffix in VIDEO_SUFFIXES:
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                if not container.streams.video or next(container.decode(video=0), None) is None:
+                    raise MediaError(f"{path.name} has no video frames. Attach another video.")
+        except av.FFmpegError as error:
+            raise MediaError(f"{path.name} cannot be read as a video ({error}). Attach another file.") from None
+    elif suffix in AUDIO_SUFFIXES:
+        from ola_core.processing.audio import read_audio_file
+
+        read_audio_file(path)
+    else:
+        raise MediaError(f"{path.name}: unsupported file type {suffix!r}. Attach an image, a video or an audio file.")
 
 
 def problem_area(error: BaseException) -> ProblemArea:
@@ -257,9 +288,8 @@ class AnswerRun:
         if self._session is not None and speech_error is None:
             self._session.finish()
             speech_error = self._session.wait_done()
-        if speech_error is not None:
-            return AnswerOutcome("error", self.text, speech_error, problem_area(speech_error))
-        return AnswerOutcome(self._cancel_outcome or "completed", self.text)
+        # The answer itself is complete even when the voice failed: report the voice's error only.
+        return AnswerOutcome("completed", self.text, speech_error, problem_area(speech_error) if speech_error else "generation")
 
     def _finalise_stats(self) -> None:
         stats = getattr(self._engine, "last_stats", None)

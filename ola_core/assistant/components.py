@@ -47,13 +47,6 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
-def describe(settings: Settings) -> str:
-    """A short description of the model for the status bar, e.g. "Ola-7b (nf4, auto)"."""
-    model = settings.model
-    name = Path(model.model_dir).name if model.model_dir else "no model"
-    return f"{name} ({model.quantization}, {model.device})"
-
-
 def build_components(settings: Settings) -> Components:
     """The engine and the live speech output (voice from the settings, played on the chosen speaker)."""
     from ola_core.assistant.speech_out import SpeechOutput

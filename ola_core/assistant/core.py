@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ola_core.assistant.answer import AnswerOutcome, AnswerRun, generation_settings
+from ola_core.assistant.answer import AnswerOutcome, AnswerRun, check_attachment, generation_settings
 from ola_core.assistant.audio_in import AudioInput, MicrophoneInput
-from ola_core.assistant.components import Components, build_components, describe
+from ola_core.assistant.components import Components, build_components
 from ola_core.assistant.echo import ECHO_LIKENESS, EchoGuard
 from ola_core.assistant.sources import open_source
 from ola_core.capture.events import (
@@ -50,7 +50,14 @@ from ola_core.capture.events import (
     SustainedSpeech,
 )
 from ola_core.capture.frames import FrameSource, TimedFrame
-from ola_core.errors import GenerationError, MediaError, OlaError
+from ola_core.errors import (
+    AudioDeviceError,
+    CameraError,
+    GenerationError,
+    MediaError,
+    OlaError,
+    ScreenCaptureError,
+)
 from ola_core.events import (
     AssistantEvent,
     AssistantState,
@@ -73,26 +80,6 @@ from ola_core.settings import Settings
 from ola_core.trace import TraceRecorder, TraceWriter
 
 log = logging.getLogger(__name__)
-
-ATTACHABLE = {
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".webp",
-    ".bmp",
-    ".gif",
-    ".mp4",
-    ".mkv",
-    ".webm",
-    ".mov",
-    ".avi",
-    ".wav",
-    ".flac",
-    ".mp3",
-    ".ogg",
-    ".m4a",
-}
-
 
 @dataclass(frozen=True)
 class _Command:
@@ -396,7 +383,11 @@ class Assistant:
                         ),
                         cancel=self._load_cancel,
                     )
-                self._components.speech.warm_up()  # type: ignore[union-attr]
+                    engine.warm_up()  # one-off costs now, not in the first answer
+                try:
+                    self._components.speech.warm_up()  # type: ignore[union-attr]
+                except OlaError as error:  # answers still come as text; the error says why not spoken
+                    self._error("synthesis", error)
             except OlaError as error:
                 self._inbox.put(_LoadFailed(error))
                 return
@@ -405,7 +396,7 @@ class Assistant:
                 wrapped.__cause__ = error
                 self._inbox.put(_LoadFailed(wrapped))
                 return
-            self._inbox.put(_Loaded(describe(self._settings), time.monotonic() - t0))
+            self._inbox.put(_Loaded(engine.description, time.monotonic() - t0))
 
         self._loader = threading.Thread(target=load, name="assistant-load", daemon=True)
         self._loader.start()
@@ -472,19 +463,10 @@ class Assistant:
         self._start_turn(trace, text=text, speech=None, frames=frames)
 
     def _do_attach(self, path: Path) -> None:
-        if not path.is_file():
-            self._error(
-                "media",
-                MediaError(f"{path} is not a file that can be opened. Choose an image, video or audio file."),
-            )
-            return
-        if path.suffix.lower() not in ATTACHABLE:
-            self._error(
-                "media",
-                MediaError(
-                    f"{path.name}: unsupported file type {path.suffix!r}. Attach an image, a video or an audio file."
-                ),
-            )
+        try:
+            check_attachment(path)
+        except OlaError as error:
+            self._error("media", error)
             return
         self._pending.attachments.append(path)
         self._emit(AttachmentsChanged(tuple(self._pending.attachments), self._clock()))
@@ -642,6 +624,8 @@ class Assistant:
         kind = event.kind
         if isinstance(event, DeviceLost):
             self._emit(DeviceEvent(kind, event.name, False, event.message, event.t))
+            error = {"microphone": AudioDeviceError, "camera": CameraError, "screen": ScreenCaptureError}[kind]
+            self._error(kind, error(event.message))
             if kind == "microphone" and self._speech_active:
                 self._speech_active = False
                 if self._state == "listening":

@@ -24,6 +24,7 @@ from ola_core.events import (
     AssistantEvent,
     AssistantTextDelta,
     ErrorRaised,
+    InputLevel,
     ModelLoaded,
     StateChanged,
     TurnFinished,
@@ -87,6 +88,8 @@ class HeadlessSession:
     def _on_event(self, event: AssistantEvent) -> None:
         if isinstance(event, AssistantTextDelta) and self.on_text is not None:
             self.on_text(event.text)
+        if isinstance(event, InputLevel):
+            return  # ~50 per second: not kept (long runs would only grow the list)
         with self._cond:
             self.events.append(event)
             if isinstance(event, ErrorRaised):

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         session.start(timeout=WAIT_MARGIN_S)
         finished = session.ask_spoken(args.audio, timeout=WAIT_MARGIN_S)
+        if finished is not None:
+            session.components.speech.save_wav()
     finally:
         session.close()
     show("\n")

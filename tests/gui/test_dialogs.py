@@ -59,9 +59,8 @@ def test_setup_download_shows_progress_and_returns_the_files(qtbot, themed, hub:
     # Opened again, the dialog now finds the files instead of offering the download.
     again = SetupDialog(hardware=NO_GPU)
     qtbot.addWidget(again)
-    assert (
-        again.found == dialog.files and again.use_found.isVisibleTo(again) is False
-    ) or again.found is not None
+    assert again.found == dialog.files
+    assert again.use_found.isVisibleTo(again) and not again.download_box.isVisibleTo(again)
 
 
 def test_setup_download_can_be_cancelled_and_says_so(qtbot, themed, hub: FakeHub) -> None:  # type: ignore[no-untyped-def]
@@ -232,6 +231,8 @@ def test_first_start_without_model_opens_setup_then_the_window_still_works(qtbot
 @pytest.mark.slow
 def test_app_starts_the_real_assistant_on_the_test_model(qtbot, themed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Start-up as `ola-assistant` does it, on this machine's real (absent) devices."""
+    from PySide6.QtCore import QTimer
+
     from app.main import AppController, settings_for
 
     files = model_store.write_test_model(tmp_path / "tiny")
@@ -251,5 +252,25 @@ def test_app_starts_the_real_assistant_on_the_test_model(qtbot, themed, tmp_path
         qtbot.waitUntil(lambda: controller.window.hud.trace is not None, timeout=60000)
         answer = controller.window.transcript.answer(controller.window.hud.trace.turn_id)
         assert answer is not None and answer.who.text() == "Ola (interface-test model)"
+
+        # Settings → OK: saved, and applied to the running assistant at once.
+        def edit_and_accept() -> None:
+            from PySide6.QtWidgets import QApplication
+
+            from app.dialogs.settings import SettingsDialog
+
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, SettingsDialog):
+                QTimer.singleShot(50, edit_and_accept)
+                return
+            dialog.editors["audio.end_of_turn_silence_ms"].setValue(1500)
+            dialog.editors["generation.system_prompt"].setPlainText("Be brief.")
+            dialog.accept()
+
+        QTimer.singleShot(50, edit_and_accept)
+        controller.open_settings(1)
+        saved, _ = load_settings()
+        assert saved.audio.end_of_turn_silence_ms == 1500 and saved.generation.system_prompt == "Be brief."
+        qtbot.waitUntil(lambda: controller.assistant.settings == saved, timeout=10000)
     finally:
         controller.window.close()

@@ -51,3 +51,12 @@ def test_screenshots_of_idle_speaking_and_error_states(x_display: str) -> None:
     speaking_dark = QImage(str(OUT / "speaking-dark.png"))
     assert QColor(speaking_dark.pixel(5, 400)).lightness() < 80, "dark window background"
     assert QColor(images["speaking"].pixel(5, 400)).lightness() > 200, "light window background"
+
+    # 200 % scaling: the same layout at twice the pixels (fonts and icons rendered sharp, not clipped).
+    scaled = subprocess.run(
+        [sys.executable, "-m", "tests.gui.screenshots", str(OUT), "-200pct"],
+        cwd=ROOT, env={**env, "QT_SCALE_FACTOR": "2"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert scaled.returncode == 0, scaled.stderr[-3000:]
+    big = QImage(str(OUT / "speaking-200pct.png"))
+    assert (big.width(), big.height()) == (2 * images["speaking"].width(), 2 * images["speaking"].height())

@@ -138,7 +138,7 @@ def test_interrupted_answer_is_marked(window, qtbot) -> None:  # type: ignore[no
     qtbot.waitUntil(
         lambda: window.transcript.answer(2) is not None and window.transcript.answer(2).finished, timeout=3000
     )
-    assert "interrupted" in window.transcript.answer(2).status.text()
+    assert "interrupted" in window.transcript.answer(2).footer.text()
     assert window.conversation.messages[-1].interrupted
 
 
@@ -211,8 +211,10 @@ def test_autoscroll_follows_until_the_user_scrolls_up(window, qtbot) -> None:  #
     old_max = bar.maximum()
     qtbot.waitUntil(lambda: bar.maximum() > old_max, timeout=3000)
     assert bar.value() == 0, "must not yank the view while the user reads"
+    assert window.transcript.jump.isVisible()
 
-    bar.setValue(bar.maximum())  # back at the bottom: following again
+    window.transcript.jump.click()  # "↓ Latest": back at the bottom, following again
+    assert bar.value() == bar.maximum() and not window.transcript.jump.isVisible()
     feed(window.bridge.post, list(answer_events(1, "\n\nEven more " * 50, 40)))
     old_max = bar.maximum()
     qtbot.waitUntil(lambda: bar.maximum() > old_max and bar.value() == bar.maximum(), timeout=3000)
@@ -282,6 +284,16 @@ def test_keyboard_and_buttons_send_assistant_commands(window, qtbot) -> None:  #
         ("push_to_talk", (True,)),
         ("push_to_talk", (False,)),
     ]
+
+    # A button reached with Tab is pressed by Space (keyboard users), not push-to-talk.
+    window.input.attach_button.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.input.attach_button, timeout=1000)
+    pressed: list[bool] = []
+    window.input.attach_button.pressed.connect(lambda: pressed.append(True))
+    window.input.attach_button.clicked.disconnect()
+    qtbot.keyPress(window.input.attach_button, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.input.attach_button, Qt.Key.Key_Space)
+    assert pressed and len([c for c in recorder.calls if c[0] == "push_to_talk"]) == 2
 
     qtbot.keyClick(window.transcript, Qt.Key.Key_Escape)
     assert "stop" in recorder.names()

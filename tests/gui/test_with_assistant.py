@@ -131,7 +131,7 @@ def test_stop_cancels_the_answer(qtbot, themed, loaded, tiny_checkpoint, tmp_pat
         assert finished.trace.new_tokens < 2000
         bubble = window.transcript.answer(finished.turn_id)
         qtbot.waitUntil(lambda: bubble.finished, timeout=5000)
-        assert "interrupted" in bubble.status.text() or "stopped" in bubble.status.text()
+        assert "interrupted" in bubble.footer.text() or "stopped" in bubble.footer.text()
     finally:
         window.close()
         session.close()

@@ -111,11 +111,11 @@ def _tagged(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
         return dict(loader.construct_mapping(node, deep=True))
     if isinstance(node, yaml.SequenceNode):
         return list(loader.construct_sequence(node, deep=True))
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    return loader.construct_scalar(node)
 
 
 def _ref(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    return _Ref(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
+    return _Ref(str(loader.construct_scalar(node)))
 
 
 class _Ref(str):
@@ -137,7 +137,7 @@ def _resolve(value: Any, top: dict[str, Any], depth: int = 0) -> Any:
         if len(parts) == 1 and value.strip() == f"<{parts[0]}>":
             return _resolve(top[parts[0]], top, depth + 1)
         # The only arithmetic the official file uses: a product, "<chunk_size> * <token_mel_ratio>".
-        product = 1
+        product: float = 1
         for factor in value.split("*"):
             name = _REF_TOKEN.fullmatch(factor.strip())
             number = _resolve(top[name.group(1)], top, depth + 1) if name else float(factor)
@@ -152,7 +152,7 @@ def _resolve(value: Any, top: dict[str, Any], depth: int = 0) -> Any:
 
 def parse_config(text: str) -> CosyVoiceConfig:
     """The numbers of a CosyVoice2 yaml document; raises ValueError/KeyError when they are not there."""
-    raw = yaml.load(text, Loader=_NumbersLoader)  # noqa: S506 - our loader is a SafeLoader
+    raw = yaml.load(text, Loader=_NumbersLoader)
     if not isinstance(raw, dict):
         raise ValueError("not a mapping")
     top = _resolve(raw, raw)
@@ -211,7 +211,9 @@ def parse_config(text: str) -> CosyVoiceConfig:
             n_fft=int(istft["n_fft"]),
             hop_len=int(istft["hop_len"]),
             resblock_kernel_sizes=tuple(int(v) for v in hift["resblock_kernel_sizes"]),
-            resblock_dilation_sizes=tuple(tuple(int(d) for d in ds) for ds in hift["resblock_dilation_sizes"]),
+            resblock_dilation_sizes=tuple(
+                tuple(int(d) for d in ds) for ds in hift["resblock_dilation_sizes"]
+            ),
             source_resblock_kernel_sizes=tuple(int(v) for v in hift["source_resblock_kernel_sizes"]),
             source_resblock_dilation_sizes=tuple(
                 tuple(int(d) for d in ds) for ds in hift["source_resblock_dilation_sizes"]

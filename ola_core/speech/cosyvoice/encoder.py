@@ -165,7 +165,9 @@ class _Upsample2x(nn.Module):
 class TokenEncoder(nn.Module):
     """Token embeddings (B, T, 512) -> frame encodings (B, 2T, 512)."""
 
-    def __init__(self, dim: int, heads: int, hidden: int, blocks: int, up_blocks: int, chunk: int, lookahead: int):
+    def __init__(
+        self, dim: int, heads: int, hidden: int, blocks: int, up_blocks: int, chunk: int, lookahead: int
+    ):
         super().__init__()
         self.chunk = chunk
         self.embed = _LinearEmbed(dim, dim)

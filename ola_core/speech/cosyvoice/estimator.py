@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -94,49 +95,96 @@ class _GeluProjection(nn.Module):
         return F.gelu(self.proj(x))
 
 
+class _FeedForward(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        # keys "0" and "2" match the official ModuleList(GELU-projection, dropout, linear)
+        self.net = nn.ModuleDict({"0": _GeluProjection(dim, 4 * dim), "2": nn.Linear(4 * dim, dim)})
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net["2"](self.net["0"](x))
+
+
 class _TransformerBlock(nn.Module):
     def __init__(self, dim: int, heads: int, head_dim: int) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn1 = _Attention(dim, heads, head_dim)
         self.norm3 = nn.LayerNorm(dim)
-        self.ff = nn.Module()
-        self.ff.net = nn.ModuleDict({"0": _GeluProjection(dim, 4 * dim), "2": nn.Linear(4 * dim, dim)})
+        self.ff = _FeedForward(dim)
 
     def forward(self, x: Tensor, bias: Tensor) -> Tensor:
         x = x + self.attn1(self.norm1(x), bias)
-        net = self.ff.net
-        return x + net["2"](net["0"](self.norm3(x)))
+        return x + self.ff(self.norm3(x))
 
 
-def _stage(resnet: nn.Module, transformers: list[_TransformerBlock], tail: nn.Module | None) -> nn.ModuleList:
-    return nn.ModuleList([resnet, nn.ModuleList(transformers), *([tail] if tail is not None else [])])
+class _Stage(nn.ModuleList):
+    """[resnet, [transformer blocks], optional causal conv]: one U-Net stage, indexed as in flow.pt."""
+
+    def __init__(
+        self, resnet: _ResnetBlock, transformers: list[_TransformerBlock], tail: nn.Module | None
+    ) -> None:
+        super().__init__([resnet, nn.ModuleList(transformers), *([tail] if tail is not None else [])])
+
+    def body(self, h: Tensor, mask: Tensor, time: Tensor, bias: Tensor) -> Tensor:
+        """(B, C_in, T) -> (B, C, T): the residual block, then attention over time."""
+        x = self[0](h, mask, time).transpose(1, 2)
+        for block in cast(nn.ModuleList, self[1]):
+            x = block(x, bias)
+        return x.transpose(1, 2)
+
+    def tail(self, h: Tensor) -> Tensor:
+        return self[2](h)
 
 
 class VelocityEstimator(nn.Module):
     """v(x, t | mu, spk, cond): (B, 80, T) each -> (B, 80, T)."""
 
     def __init__(
-        self, mel_bins: int, channels: int, heads: int, head_dim: int, blocks: int, mid_blocks: int, chunk: int
+        self,
+        mel_bins: int,
+        channels: int,
+        heads: int,
+        head_dim: int,
+        blocks: int,
+        mid_blocks: int,
+        chunk: int,
     ) -> None:
         super().__init__()
         in_channels = 4 * mel_bins  # x, mu, speaker, prompt mel stacked
         time_dim = 4 * channels
         self.in_channels = in_channels
         self.chunk = chunk  # frames
-        self.time_mlp = nn.ModuleDict({"linear_1": nn.Linear(in_channels, time_dim), "linear_2": nn.Linear(time_dim, time_dim)})
+        self.time_mlp = nn.ModuleDict(
+            {"linear_1": nn.Linear(in_channels, time_dim), "linear_2": nn.Linear(time_dim, time_dim)}
+        )
 
         def transformers() -> list[_TransformerBlock]:
             return [_TransformerBlock(channels, heads, head_dim) for _ in range(blocks)]
 
         self.down_blocks = nn.ModuleList(
-            [_stage(_ResnetBlock(in_channels, channels, time_dim), transformers(), _CausalConv(channels, channels, 3))]
+            [
+                _Stage(
+                    _ResnetBlock(in_channels, channels, time_dim),
+                    transformers(),
+                    _CausalConv(channels, channels, 3),
+                )
+            ]
         )
         self.mid_blocks = nn.ModuleList(
-            [_stage(_ResnetBlock(channels, channels, time_dim), transformers(), None) for _ in range(mid_blocks)]
+            [
+                _Stage(_ResnetBlock(channels, channels, time_dim), transformers(), None)
+                for _ in range(mid_blocks)
+            ]
         )
         self.up_blocks = nn.ModuleList(
-            [_stage(_ResnetBlock(2 * channels, channels, time_dim), transformers(), _CausalConv(channels, channels, 3))]
+            [
+                _Stage(
+                    _ResnetBlock(2 * channels, channels, time_dim),
+                    transformers(),
+                    _CausalConv(channels, channels, 3),
+                )
+            ]
         )
         self.final_block = _ConvNormMish(channels, channels)
         self.final_proj = nn.Conv1d(channels, mel_bins, 1)
@@ -149,21 +197,21 @@ class VelocityEstimator(nn.Module):
         sinusoids = torch.cat([angles.sin(), angles.cos()], dim=-1).to(t.dtype)
         return self.time_mlp["linear_2"](F.silu(self.time_mlp["linear_1"](sinusoids)))
 
-    def forward(self, x: Tensor, mask: Tensor, mu: Tensor, t: Tensor, spks: Tensor, cond: Tensor, streaming: bool) -> Tensor:
+    def forward(
+        self, x: Tensor, mask: Tensor, mu: Tensor, t: Tensor, spks: Tensor, cond: Tensor, streaming: bool
+    ) -> Tensor:
         # x, mu, cond (B, 80, T); mask (B, 1, T); t (B,); spks (B, 80)
         time = self.time_embedding(t)
         h = torch.cat([x, mu, spks.unsqueeze(-1).expand(-1, -1, x.size(-1)), cond], dim=1)
         bias = self._attention_bias(mask, streaming)
-        resnet, transformers, downsample = self.down_blocks[0]
-        h = self._transformers(transformers, resnet(h, mask, time), bias)
+        down, up = cast(_Stage, self.down_blocks[0]), cast(_Stage, self.up_blocks[0])
+        h = down.body(h, mask, time, bias)
         skip = h
-        h = downsample(h * mask)
-        for resnet, transformers in self.mid_blocks:
-            h = self._transformers(transformers, resnet(h, mask, time), bias)
-        resnet, transformers, upsample = self.up_blocks[0]
-        h = torch.cat([h[:, :, : skip.size(-1)], skip], dim=1)
-        h = self._transformers(transformers, resnet(h, mask, time), bias)
-        h = upsample(h * mask)
+        h = down.tail(h * mask)
+        for middle in self.mid_blocks:
+            h = cast(_Stage, middle).body(h, mask, time, bias)
+        h = up.body(torch.cat([h[:, :, : skip.size(-1)], skip], dim=1), mask, time, bias)
+        h = up.tail(h * mask)
         h = self.final_block(h, mask)
         return self.final_proj(h * mask) * mask
 
@@ -174,24 +222,23 @@ class VelocityEstimator(nn.Module):
         allowed = allowed & chunk_mask(length, self.chunk if streaming else 0, mask.device)
         return (1.0 - allowed.to(mask.dtype)) * -1.0e10
 
-    @staticmethod
-    def _transformers(blocks: nn.Module, h: Tensor, bias: Tensor) -> Tensor:
-        x = h.transpose(1, 2)
-        for block in blocks:  # type: ignore[attr-defined]
-            x = block(x, bias)
-        return x.transpose(1, 2)
-
 
 class FlowMatching(nn.Module):
     """Euler integration of the estimator with classifier-free guidance."""
 
-    def __init__(self, estimator: VelocityEstimator, cfg_rate: float, n_timesteps: int, mel_bins: int) -> None:
+    noise: Tensor  # (1, 80, NOISE_FRAMES) fixed starting noise
+
+    def __init__(
+        self, estimator: VelocityEstimator, cfg_rate: float, n_timesteps: int, mel_bins: int
+    ) -> None:
         super().__init__()
         self.estimator = estimator
         self.cfg_rate = cfg_rate
         self.n_timesteps = n_timesteps
         generator = torch.Generator().manual_seed(0)  # upstream's fixed noise: seed 0, drawn at init
-        self.register_buffer("noise", torch.randn(1, mel_bins, NOISE_FRAMES, generator=generator), persistent=False)
+        self.register_buffer(
+            "noise", torch.randn(1, mel_bins, NOISE_FRAMES, generator=generator), persistent=False
+        )
 
     def forward(
         self,
@@ -207,7 +254,9 @@ class FlowMatching(nn.Module):
             raise ValueError(f"{length} mel frames is longer than the {NOISE_FRAMES} the decoder supports")
         dtype = spks.dtype
         x = self.noise[:, :, :length].to(mu.device, dtype)
-        grid = 1 - torch.cos(torch.linspace(0, 1, self.n_timesteps + 1, device=mu.device, dtype=dtype) * 0.5 * torch.pi)
+        grid = 1 - torch.cos(
+            torch.linspace(0, 1, self.n_timesteps + 1, device=mu.device, dtype=dtype) * 0.5 * torch.pi
+        )
         mask = torch.ones(2, 1, length, device=mu.device, dtype=dtype)
         mu_in = torch.cat([mu, torch.zeros_like(mu)]).to(dtype)
         spks_in = torch.cat([spks, torch.zeros_like(spks)]).to(dtype)
@@ -216,7 +265,9 @@ class FlowMatching(nn.Module):
         for step in range(1, len(grid)):
             if should_stop():
                 return None
-            velocity = self.estimator(torch.cat([x, x]), mask, mu_in, t.expand(2), spks_in, cond_in, streaming)
+            velocity = self.estimator(
+                torch.cat([x, x]), mask, mu_in, t.expand(2), spks_in, cond_in, streaming
+            )
             conditional, unconditional = velocity.chunk(2)
             x = x + dt * ((1.0 + self.cfg_rate) * conditional - self.cfg_rate * unconditional)
             t = t + dt

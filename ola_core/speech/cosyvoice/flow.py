@@ -74,7 +74,10 @@ class FlowDecoder(nn.Module):
         everything = torch.cat([prompt_tokens, tokens], dim=1).clamp(min=0)
         embedded = self.input_embedding(everything)  # (1, P+T, 512)
         lookahead = 0 if finalize else self.config.pre_lookahead_len
-        body, context = embedded[:, : embedded.size(1) - lookahead], embedded[:, embedded.size(1) - lookahead :]
+        body, context = (
+            embedded[:, : embedded.size(1) - lookahead],
+            embedded[:, embedded.size(1) - lookahead :],
+        )
         mu = self.encoder_proj(self.encoder(body, context, streaming))  # (1, frames, 80)
         prompt_frames = prompt_mel.size(1)
         cond = torch.zeros(1, mu.size(1), self.config.mel_bins, device=mu.device, dtype=mu.dtype)

@@ -11,14 +11,35 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["english_number", "chinese_number", "normalize_text"]
+__all__ = ["chinese_number", "english_number", "normalize_text"]
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _ZH_DIGITS = "零一二三四五六七八九"
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*)(?:\.(\d+))?(%?)")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(\d+(?:,\d{3})*)(?:\.(\d+))?(%?)")
 _MAX_PIECE_CHARS = {"en": 240, "zh": 80}
 _BREAKS = re.compile(r"(?<=[.!?;。！？；])\s*")
 
@@ -61,7 +82,7 @@ def chinese_number(integer: int) -> str:
             out += "零"
         out += text + unit
         pending_zero = False
-    return out.removeprefix("一十") if out.startswith("一十") and len(out) <= 3 else out
+    return "十" + out[2:] if out.startswith("一十") and len(out) <= 3 else out  # 15 -> 十五, not 一十五
 
 
 def _chinese_below_10000(value: int) -> str:

@@ -41,14 +41,21 @@ class _ResBlock(nn.Module):
     def __init__(self, channels: int, kernel: int, dilations: tuple[int, ...]) -> None:
         super().__init__()
         self.convs1 = nn.ModuleList(
-            [nn.Conv1d(channels, channels, kernel, dilation=d, padding=(kernel * d - d) // 2) for d in dilations]
+            [
+                nn.Conv1d(channels, channels, kernel, dilation=d, padding=(kernel * d - d) // 2)
+                for d in dilations
+            ]
         )
-        self.convs2 = nn.ModuleList([nn.Conv1d(channels, channels, kernel, padding=(kernel - 1) // 2) for _ in dilations])
+        self.convs2 = nn.ModuleList(
+            [nn.Conv1d(channels, channels, kernel, padding=(kernel - 1) // 2) for _ in dilations]
+        )
         self.activations1 = nn.ModuleList([_Snake(channels) for _ in dilations])
         self.activations2 = nn.ModuleList([_Snake(channels) for _ in dilations])
 
     def forward(self, x: Tensor) -> Tensor:
-        for conv1, conv2, act1, act2 in zip(self.convs1, self.convs2, self.activations1, self.activations2, strict=True):
+        for conv1, conv2, act1, act2 in zip(
+            self.convs1, self.convs2, self.activations1, self.activations2, strict=True
+        ):
             x = x + conv2(act2(conv1(act1(x))))
         return x
 
@@ -93,11 +100,15 @@ class _HarmonicSource(nn.Module):
         # Integrate at frame rate, then interpolate back: cheap and smooth across the frame.
         per_frame = F.interpolate(cycles.transpose(1, 2), scale_factor=1 / self.upsample, mode="linear")
         phase = torch.cumsum(per_frame, dim=2) * 2 * math.pi
-        phase = F.interpolate(phase * self.upsample, scale_factor=self.upsample, mode="linear").transpose(1, 2)
+        phase = F.interpolate(phase * self.upsample, scale_factor=self.upsample, mode="linear").transpose(
+            1, 2
+        )
         sines = torch.sin(phase) * self.amplitude
         voiced = (f0 > self.threshold).to(sines.dtype)
         noise_amplitude = voiced * self.noise_std + (1 - voiced) * self.amplitude / 3
-        noise = torch.randn(sines.shape, generator=generator).to(sines.device) * noise_amplitude
+        # Filled with the same (B, H, L)-major strides as upstream's randn_like on its transposed tensor.
+        noise = torch.empty(batch, self.harmonics, sines.size(1)).transpose(1, 2).normal_(generator=generator)
+        noise = noise.to(sines.device) * noise_amplitude
         # Upstream also draws a (B, L, 1) noise it does not use; drawing it too keeps a seeded
         # generator in step with upstream chunk after chunk (tests compare streams sample by sample).
         torch.randn(voiced.shape, generator=generator)
@@ -106,6 +117,8 @@ class _HarmonicSource(nn.Module):
 
 class HiftVocoder(nn.Module):
     """mel (1, 80, T) -> waveform (1, T*480) in [-audio_limit, audio_limit]."""
+
+    window: Tensor  # (n_fft,) periodic Hann
 
     def __init__(self, config: HiftConfig) -> None:
         super().__init__()
@@ -117,7 +130,9 @@ class HiftVocoder(nn.Module):
         self.ups = nn.ModuleList(
             [
                 nn.ConvTranspose1d(base // 2**i, base // 2 ** (i + 1), k, u, padding=(k - u) // 2)
-                for i, (u, k) in enumerate(zip(config.upsample_rates, config.upsample_kernel_sizes, strict=True))
+                for i, (u, k) in enumerate(
+                    zip(config.upsample_rates, config.upsample_kernel_sizes, strict=True)
+                )
             ]
         )
         # The excitation's STFT enters every scale, strided down to that scale's rate.
@@ -139,7 +154,9 @@ class HiftVocoder(nn.Module):
             [
                 _ResBlock(base // 2 ** (i + 1), kernel, dilations)
                 for i in range(len(rates))
-                for kernel, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes, strict=True)
+                for kernel, dilations in zip(
+                    config.resblock_kernel_sizes, config.resblock_dilation_sizes, strict=True
+                )
             ]
         )
         self.conv_post = nn.Conv1d(base // 2 ** len(rates), n_fft + 2, 7, padding=3)
@@ -152,7 +169,9 @@ class HiftVocoder(nn.Module):
         return self.m_source(per_sample.transpose(1, 2), generator).transpose(1, 2)
 
     @torch.inference_mode()
-    def forward(self, mel: Tensor, cached_source: Tensor | None = None, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, mel: Tensor, cached_source: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Returns (waveform (1, n), excitation (1, 1, n)). ``cached_source`` replaces the start of
         the excitation so that a streamed chunk continues the previous chunk's signal."""
         mel = mel.float()
@@ -164,7 +183,12 @@ class HiftVocoder(nn.Module):
     def _generate(self, mel: Tensor, source: Tensor) -> Tensor:
         config = self.config
         spectrum = torch.stft(
-            source.squeeze(1), config.n_fft, config.hop_len, config.n_fft, window=self.window, return_complex=True
+            source.squeeze(1),
+            config.n_fft,
+            config.hop_len,
+            config.n_fft,
+            window=self.window,
+            return_complex=True,
         )
         source_stft = torch.cat([spectrum.real, spectrum.imag], dim=1)  # (1, n_fft+2, frames)
         x = self.conv_pre(mel)

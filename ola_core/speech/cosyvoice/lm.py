@@ -50,7 +50,9 @@ def ras_sampler(config: LMConfig) -> Sampler:
         if sum(1 for t in recent if t == token) >= config.win_size * config.tau_r:
             scores = scores.clone()
             scores[token] = -float("inf")
-            token = int(scores.softmax(dim=0).float().cpu().multinomial(1, replacement=True, generator=generator))
+            token = int(
+                scores.softmax(dim=0).float().cpu().multinomial(1, replacement=True, generator=generator)
+            )
         return token
 
     return sample
@@ -104,7 +106,9 @@ class SpeechTokenLM(nn.Module):
         for step in range(max_len):
             if should_stop():
                 return
-            hidden = self.qwen.model(inputs_embeds=inputs, past_key_values=cache, use_cache=True).last_hidden_state
+            hidden = self.qwen.model(
+                inputs_embeds=inputs, past_key_values=cache, use_cache=True
+            ).last_hidden_state
             scores = self.llm_decoder(hidden[0, -1]).float().log_softmax(dim=-1)
             if step < min_len:
                 scores[self.end_token] = -float("inf")

@@ -32,7 +32,7 @@ from ola_core.speech.cosyvoice.flow import FlowDecoder
 from ola_core.speech.cosyvoice.hift import HiftVocoder
 from ola_core.speech.cosyvoice.lm import SpeechTokenLM
 
-__all__ = ["LoadedCosyVoice", "load_cosyvoice", "missing_files", "fold_weight_norm"]
+__all__ = ["LoadedCosyVoice", "fold_weight_norm", "load_cosyvoice", "missing_files"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,9 @@ def _load_tensors(path: Path) -> dict[str, Any]:
             "incomplete: download the CosyVoice2-0.5B model folder again."
         ) from error
     if not isinstance(data, dict):
-        raise CorruptModelFileError(f"{path} does not hold a table of weights. Download the model folder again.")
+        raise CorruptModelFileError(
+            f"{path} does not hold a table of weights. Download the model folder again."
+        )
     return data
 
 
@@ -88,7 +90,10 @@ def fold_weight_norm(state: dict[str, Tensor]) -> dict[str, Tensor]:
     Accepts both ways torch saves them: ``x.weight_g``/``x.weight_v`` (old ``weight_norm``) and
     ``x.parametrizations.weight.original0``/``original1`` (the parametrization API).
     """
-    pairs = {".weight_g": ".weight_v", ".parametrizations.weight.original0": ".parametrizations.weight.original1"}
+    pairs = {
+        ".weight_g": ".weight_v",
+        ".parametrizations.weight.original0": ".parametrizations.weight.original1",
+    }
     folded: dict[str, Tensor] = {}
     for key, value in state.items():
         for g_suffix, v_suffix in pairs.items():
@@ -118,7 +123,11 @@ def _load_module(module: nn.Module, state: dict[str, Tensor], path: Path) -> Non
 def load_tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
     tokenizer = AutoTokenizer.from_pretrained(model_dir / QWEN_DIR_NAME)
     tokenizer.add_special_tokens(
-        {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "additional_special_tokens": list(COSYVOICE2_SPECIAL_TOKENS)}
+        {
+            "eos_token": "<|endoftext|>",
+            "pad_token": "<|endoftext|>",
+            "additional_special_tokens": list(COSYVOICE2_SPECIAL_TOKENS),
+        }
     )
     return tokenizer
 
@@ -128,11 +137,15 @@ def load_speakers(model_dir: Path) -> dict[str, dict[str, Tensor]]:
     if not path.is_file():
         return {}
     raw = _load_tensors(path)
-    speakers = {str(name): entry for name, entry in raw.items() if isinstance(entry, dict) and "embedding" in entry}
+    speakers = {
+        str(name): entry for name, entry in raw.items() if isinstance(entry, dict) and "embedding" in entry
+    }
     return speakers
 
 
-def load_cosyvoice(model_dir: Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> LoadedCosyVoice:
+def load_cosyvoice(
+    model_dir: Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> LoadedCosyVoice:
     """Build and fill the LM, flow decoder and vocoder from the official folder.
 
     ``dtype``: the LM and flow decoder's compute type (default fp32 on CPU, fp16 on CUDA as
@@ -150,18 +163,31 @@ def load_cosyvoice(model_dir: Path, device: str | torch.device = "cpu", dtype: t
     config = load_config(model_dir)
     llm_state = _load_tensors(model_dir / "llm.pt")
     flow_state = _load_tensors(model_dir / "flow.pt")
-    hift_state = fold_weight_norm({k.removeprefix("generator."): v for k, v in _load_tensors(model_dir / "hift.pt").items()})
+    hift_state = fold_weight_norm(
+        {k.removeprefix("generator."): v for k, v in _load_tensors(model_dir / "hift.pt").items()}
+    )
     try:
         qwen_config = Qwen2Config.from_pretrained(model_dir / QWEN_DIR_NAME)
     except Exception as error:
-        raise CorruptModelFileError(f"{model_dir / QWEN_DIR_NAME / 'config.json'} cannot be read ({error}).") from error
+        raise CorruptModelFileError(
+            f"{model_dir / QWEN_DIR_NAME / 'config.json'} cannot be read ({error})."
+        ) from error
     try:
         tokenizer = load_tokenizer(model_dir)
     except Exception as error:
-        raise CorruptModelFileError(f"The tokenizer in {model_dir / QWEN_DIR_NAME} cannot be read ({error}).") from error
+        raise CorruptModelFileError(
+            f"The tokenizer in {model_dir / QWEN_DIR_NAME} cannot be read ({error})."
+        ) from error
 
     lm = SpeechTokenLM(qwen_config, config.lm)
-    _load_module(lm, {("qwen." + k[len("llm.model.") :] if k.startswith("llm.model.") else k): v for k, v in llm_state.items()}, model_dir / "llm.pt")
+    _load_module(
+        lm,
+        {
+            ("qwen." + k[len("llm.model.") :] if k.startswith("llm.model.") else k): v
+            for k, v in llm_state.items()
+        },
+        model_dir / "llm.pt",
+    )
     flow = FlowDecoder(config.flow)
     _load_module(flow, flow_state, model_dir / "flow.pt")
     hift = HiftVocoder(config.hift)

@@ -118,7 +118,9 @@ class CosyVoiceRuntime:
             hop = first_hop if offset == 0 else HOP_TOKENS
             if not stream or len(seen) - offset < hop + lookahead:
                 continue
-            audio, cache = self._chunk(seen[: offset + hop + lookahead], voice, offset, cache, False, True, generator, should_stop)
+            audio, cache = self._chunk(
+                seen[: offset + hop + lookahead], voice, offset, cache, False, True, generator, should_stop
+            )
             if audio is None:
                 return
             offset += hop
@@ -142,8 +144,14 @@ class CosyVoiceRuntime:
     ) -> tuple[np.ndarray | None, _VocoderCache | None]:
         model = self.model
         device = model.device
-        prompt_tokens = voice.prompt_tokens if voice.prompt_tokens is not None else torch.zeros(1, 0, dtype=torch.int32)
-        prompt_mel = voice.prompt_mel if voice.prompt_mel is not None else torch.zeros(1, 0, model.config.flow.mel_bins)
+        prompt_tokens = (
+            voice.prompt_tokens if voice.prompt_tokens is not None else torch.zeros(1, 0, dtype=torch.int32)
+        )
+        prompt_mel = (
+            voice.prompt_mel
+            if voice.prompt_mel is not None
+            else torch.zeros(1, 0, model.config.flow.mel_bins)
+        )
         mel = model.flow.mel(
             torch.tensor([tokens], dtype=torch.int32, device=device),
             prompt_tokens.to(device),
@@ -175,5 +183,7 @@ class CosyVoiceRuntime:
         overlap = self._window.numel() // 2
         window = self._window.to(audio.device)
         audio = audio.clone()
-        audio[:, :overlap] = audio[:, :overlap] * window[:overlap] + previous_tail[:, -overlap:] * window[overlap:]
+        audio[:, :overlap] = (
+            audio[:, :overlap] * window[:overlap] + previous_tail[:, -overlap:] * window[overlap:]
+        )
         return audio

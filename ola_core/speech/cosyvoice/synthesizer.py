@@ -126,7 +126,9 @@ def _unavailable(context: VoiceContext) -> str | None:
         return f"its model folder {model_dir} lacks {', '.join(missing)}"
     device = _device()
     if device is None and not torch.cuda.is_available():
-        return f"it needs a CUDA GPU (far slower than real time on a CPU; set {DEVICE_VARIABLE}=cpu to force it)"
+        return (
+            f"it needs a CUDA GPU (far slower than real time on a CPU; set {DEVICE_VARIABLE}=cpu to force it)"
+        )
     return None
 
 

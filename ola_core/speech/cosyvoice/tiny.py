@@ -10,6 +10,7 @@ utterances end. Seeded: the same call writes the same bytes of weights.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -25,7 +26,7 @@ __all__ = ["TINY_SPEAKER", "write_tiny_cosyvoice"]
 
 TINY_SPEAKER = "tiny_spk"
 TINY_SPEECH_TOKENS = 100
-TINY_QWEN = {"vocab_size": 400, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+TINY_QWEN: dict[str, Any] = {"vocab_size": 400, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
              "tie_word_embeddings": False}  # fmt: skip
 
@@ -135,7 +136,14 @@ allowed_special: 'all'
 """
 
 # Convs the official HiFT wraps in weight normalisation (saved as weight_g / weight_v pairs).
-_WEIGHT_NORMED = ("conv_pre.", "ups.", "resblocks.", "source_resblocks.", "conv_post.", "f0_predictor.condnet.")
+_WEIGHT_NORMED = (
+    "conv_pre.",
+    "ups.",
+    "resblocks.",
+    "source_resblocks.",
+    "conv_post.",
+    "f0_predictor.condnet.",
+)
 
 
 def _with_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -167,7 +175,10 @@ def write_tiny_cosyvoice(out_dir: Path, seed: int = 0, end_bias: float = 2.0) ->
     with torch.no_grad():
         lm.llm_decoder.bias[TINY_SPEECH_TOKENS + 1 :] = -1e4  # task / fill: never emitted
         lm.llm_decoder.bias[TINY_SPEECH_TOKENS] = end_bias
-    llm_state = {("llm.model." + k[len("qwen.") :] if k.startswith("qwen.") else k): v for k, v in lm.state_dict().items()}
+    llm_state = {
+        ("llm.model." + k[len("qwen.") :] if k.startswith("qwen.") else k): v
+        for k, v in lm.state_dict().items()
+    }
     torch.save(llm_state, out_dir / "llm.pt")
     flow = FlowDecoder(config.flow)
     with torch.no_grad():  # upstream initialises these randomly (xavier); zeros would hide bugs

@@ -69,7 +69,9 @@ def test_lm_scores_with_a_voice_prompt_match(runtime: CosyVoiceRuntime, ref: dic
     lm = runtime.model.lm
     voice = _prompted(runtime.model, ref)
     with torch.inference_mode():
-        prefix = lm.prompt_embeddings(torch.tensor(ref["text_ids"][None]), voice.prompt_text, voice.prompt_tokens)
+        prefix = lm.prompt_embeddings(
+            torch.tensor(ref["text_ids"][None]), voice.prompt_text, voice.prompt_tokens
+        )
         following = lm.speech_embedding.weight[ref["tokens_prompt_greedy"][:8].tolist()].unsqueeze(0)
         hidden = lm.qwen.model(inputs_embeds=torch.cat([prefix, following], dim=1)).last_hidden_state
         scores = lm.llm_decoder(hidden[0, prefix.size(1) - 1 :]).log_softmax(-1)
@@ -81,21 +83,35 @@ def test_lm_scores_with_a_voice_prompt_match(runtime: CosyVoiceRuntime, ref: dic
     [("mel_full", None, False, True), ("mel_stream", None, True, True), ("mel_prefix31", 31, True, False)],
 )
 def test_flow_mels_match(
-    tiny_cosyvoice: LoadedCosyVoice, ref: dict[str, np.ndarray], key: str, count: int | None, streaming: bool, finalize: bool
+    tiny_cosyvoice: LoadedCosyVoice,
+    ref: dict[str, np.ndarray],
+    key: str,
+    count: int | None,
+    streaming: bool,
+    finalize: bool,
 ) -> None:
     tokens = torch.tensor(ref["tokens_greedy"][None, :count], dtype=torch.int32)
     mel = tiny_cosyvoice.flow.mel(
-        tokens, EMPTY_TOKENS, EMPTY_MEL, _speaker(tiny_cosyvoice).embedding, streaming=streaming, finalize=finalize
+        tokens,
+        EMPTY_TOKENS,
+        EMPTY_MEL,
+        _speaker(tiny_cosyvoice).embedding,
+        streaming=streaming,
+        finalize=finalize,
     )
     assert mel is not None
     _close(mel, ref[key], atol=5e-3)
 
 
-def test_flow_mel_with_a_voice_prompt_matches(tiny_cosyvoice: LoadedCosyVoice, ref: dict[str, np.ndarray]) -> None:
+def test_flow_mel_with_a_voice_prompt_matches(
+    tiny_cosyvoice: LoadedCosyVoice, ref: dict[str, np.ndarray]
+) -> None:
     voice = _prompted(tiny_cosyvoice, ref)
     tokens = torch.tensor(ref["tokens_prompt_greedy"][None], dtype=torch.int32)
     assert voice.prompt_tokens is not None and voice.prompt_mel is not None
-    mel = tiny_cosyvoice.flow.mel(tokens, voice.prompt_tokens, voice.prompt_mel, voice.embedding, streaming=False, finalize=True)
+    mel = tiny_cosyvoice.flow.mel(
+        tokens, voice.prompt_tokens, voice.prompt_mel, voice.embedding, streaming=False, finalize=True
+    )
     assert mel is not None
     _close(mel, ref["mel_prompt"], atol=5e-3)
 

@@ -1,0 +1,76 @@
+"""Barge-in and Stop: the answer (generation, synthesis, playback) stops within 100 ms, on the trace."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ola_core.assistant.headless import HeadlessSession
+from ola_core.events import StateChanged, TurnFinished, UserTurnCaptured
+from ola_core.model.loading import LoadedOla
+from ola_core.model.tiny import TinyCheckpoint
+from tests.assistant.conftest import fast_settings, make_session, speak
+
+pytestmark = pytest.mark.slow
+
+CANCEL_BUDGET_S = 0.1
+
+
+@pytest.fixture
+def talky(loaded: LoadedOla, tiny_checkpoint: TinyCheckpoint, virtual_audio: object) -> Iterator[HeadlessSession]:
+    """Answers long enough (tens of seconds of speech) to be interrupted, played on the virtual speaker."""
+    settings = fast_settings(tiny_checkpoint)
+    settings = settings.replace(generation=dataclasses.replace(settings.generation, max_new_tokens=40))
+    session = make_session(loaded, tiny_checkpoint, settings, play=True)
+    session.start(timeout=120)
+    yield session
+    session.close()
+
+
+def _speaking(session: HeadlessSession) -> int:
+    start = session.mark()
+    session.assistant.send_text("hello there")
+    assert session.wait_for(lambda e: isinstance(e, StateChanged) and e.state == "speaking", 60, after=start)
+    return start
+
+
+def test_speech_over_the_answer_interrupts_it_and_becomes_the_next_turn(talky: HeadlessSession) -> None:
+    start = _speaking(talky)
+    talky.input.say(speak("Stop, I have another question about this."))  # type: ignore[attr-defined]
+    finished = talky.wait_for(lambda e: isinstance(e, TurnFinished), 10, after=start)
+    assert isinstance(finished, TurnFinished) and finished.outcome == "barge_in" and finished.interrupted
+    trace = finished.trace
+    assert trace.cancel_latency_s is not None and 0 <= trace.cancel_latency_s < CANCEL_BUDGET_S, trace.cancel_latency_s
+    assert trace.t_first_played is not None and trace.t_cancel_requested is not None
+    assert trace.t_first_played < trace.t_cancel_requested  # it was really speaking
+    # The interruption is the user's next turn, answered normally.
+    captured = talky.wait_for(lambda e: isinstance(e, UserTurnCaptured) and e.kind == "voice", 30, after=start)
+    assert isinstance(captured, UserTurnCaptured) and captured.duration_s > 1.0
+    nxt = talky.wait_for(lambda e: isinstance(e, TurnFinished) and e.turn_id == captured.turn_id, 60, after=start)
+    assert isinstance(nxt, TurnFinished) and nxt.outcome in ("completed", "barge_in")
+    # The interrupted answer stays in the conversation, marked as such.
+    history = talky.components.engine.history  # type: ignore[attr-defined]
+    assert history[0].interrupted and history[0].answer
+    assert finished.text.startswith(history[0].answer) or history[0].answer.startswith(finished.text[:1])
+
+
+def test_stop_silences_the_answer_without_a_new_turn(talky: HeadlessSession) -> None:
+    start = _speaking(talky)
+    talky.assistant.stop()
+    finished = talky.wait_for(lambda e: isinstance(e, TurnFinished), 10, after=start)
+    assert isinstance(finished, TurnFinished) and finished.outcome == "stopped"
+    assert finished.trace.cancel_latency_s is not None and finished.trace.cancel_latency_s < CANCEL_BUDGET_S
+    assert talky.assistant.wait_idle(5) and talky.assistant.state == "idle"
+    assert talky.components.speech.sink.wait(1.0)  # type: ignore[union-attr]  # nothing left queued to play
+    assert not [e for e in talky.events[start:] if isinstance(e, UserTurnCaptured) and e.kind == "voice"]
+
+
+def test_short_noise_over_the_answer_is_not_a_barge_in(talky: HeadlessSession, tmp_path: Path) -> None:
+    start = _speaking(talky)
+    talky.input.say(speak("Hm."))  # type: ignore[attr-defined]  # shorter than the barge-in threshold
+    talky.input.wait_spoken(5)  # type: ignore[attr-defined]
+    assert talky.wait_for(lambda e: isinstance(e, TurnFinished), 1.0, after=start) is None
+    talky.assistant.stop()
