@@ -24,6 +24,7 @@ class DeviceLists:
     speaker: list[tuple[Any, str]] = field(default_factory=list)
     camera: list[tuple[Any, str]] = field(default_factory=list)
     monitor: list[tuple[Any, str]] = field(default_factory=list)
+    voice: list[tuple[Any, str]] = field(default_factory=list)  # speech engines, unusable ones say why
 
 
 def _safe(probe: Callable[[], list[tuple[Any, str]]], what: str) -> list[tuple[Any, str]]:
@@ -51,4 +52,15 @@ def collect() -> DeviceLists:
             ],
             "monitors",
         ),
+        voice=_safe(_voices, "voices"),
     )
+
+
+def _voices() -> list[tuple[Any, str]]:
+    from ola_core.speech.selection import list_voices
+
+    return [
+        (name, name if reason is None else f"{name} (unavailable: {reason})")
+        for entry, name, reason in list_voices()
+        if entry is not None
+    ]

@@ -120,7 +120,9 @@ class AppController(QObject):
         self.start_assistant()
 
     def open_settings(self, tab: int = 0) -> None:
-        devices = {"microphone": self.devices.microphone, "speaker": self.devices.speaker}
+        d = self.devices
+        devices = {"microphone": d.microphone, "speaker": d.speaker, "camera": d.camera, "monitor": d.monitor}
+        devices["voice"] = d.voice
         dialog = SettingsDialog(self.settings, devices=devices, parent=self.window)
         dialog.tabs.setCurrentIndex(tab)
         if dialog.exec() != QDialog.DialogCode.Accepted:

@@ -131,7 +131,18 @@ class SettingsDialog(QDialog):
         bounds = metadata.get("range")
         choices, optional = _literal_choices(hint)
         editor: QWidget
-        if hint is bool:
+        if name in self._devices:  # devices and voices found on this machine
+            editor = QComboBox()
+            if hint is not int:  # str | None fields: None = the system default / automatic choice
+                editor.addItem(
+                    "(automatic: the best one available)" if name == "voice" else DEFAULT_TEXT, None
+                )
+            for device, description in self._devices[name]:
+                editor.addItem(description, device)
+            if value is not None and editor.findData(value) < 0:
+                editor.addItem(f"{value} (not connected)", value)
+            editor.setCurrentIndex(max(0, editor.findData(value)))
+        elif hint is bool:
             editor = QCheckBox()
             editor.setChecked(bool(value))
         elif hint is int:
@@ -150,14 +161,6 @@ class SettingsDialog(QDialog):
             editor = QComboBox()
             for choice in choices:
                 editor.addItem(CHOICE_TEXT.get(choice, str(choice)), choice)
-            editor.setCurrentIndex(max(0, editor.findData(value)))
-        elif name in self._devices and hint is not int:
-            editor = QComboBox()
-            editor.addItem(DEFAULT_TEXT, None)
-            for device, description in self._devices[name]:
-                editor.addItem(description, device)
-            if value is not None and editor.findData(value) < 0:
-                editor.addItem(f"{value} (not connected)", value)
             editor.setCurrentIndex(max(0, editor.findData(value)))
         elif name == "system_prompt":
             editor = QPlainTextEdit(value or "")

@@ -181,6 +181,10 @@ def run_benchmark(synthesizer: str | None = None) -> dict[str, Any]:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    if args.tiny:
+        from ola_core.speech.cosyvoice.synthesizer import use_tiny_model
+
+        use_tiny_model()
     report = run_benchmark(args.synthesizer)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -206,4 +210,9 @@ def register(topics: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser = topics.add_parser("speech", help="voices (first-chunk latency, RTF) and the sentence splitter")
     parser.add_argument("--synthesizer", help="only this voice engine (default: every one)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="CosyVoice: write a tiny random model folder and run it on the CPU (times the code path, not the voice)",
+    )
     parser.set_defaults(handler=_handle)

@@ -113,7 +113,9 @@ def test_settings_dialog_edits_and_settings_persist_across_restart(qtbot, themed
     from app.main import AppController
 
     mics = [("mic", "Virtual mic"), ("usb", "USB headset")]
-    dialog = SettingsDialog(Settings(), devices={"microphone": mics, "speaker": []})
+    cameras = [(0, "Integrated webcam"), (2, "USB camera")]
+    devices = {"microphone": mics, "speaker": [], "camera": cameras, "voice": [("espeak-ng", "espeak-ng")]}
+    dialog = SettingsDialog(Settings(), devices=devices)
     qtbot.addWidget(dialog)
     assert dialog.tabs.count() == 5
     hands_free = dialog.editors["audio.hands_free"]
@@ -127,11 +129,18 @@ def test_settings_dialog_edits_and_settings_persist_across_restart(qtbot, themed
     silence.setValue(1200)
     mic.setCurrentIndex(mic.findData("usb"))
     quant.setCurrentIndex(quant.findData("int8"))
+    camera = dialog.editors["vision.camera"]
+    assert isinstance(camera, QComboBox) and camera.itemText(0) == "Integrated webcam"
+    camera.setCurrentIndex(camera.findData(2))
+    voice = dialog.editors["voice.voice"]
+    assert isinstance(voice, QComboBox) and voice.currentData() is None  # automatic by default
+    voice.setCurrentIndex(voice.findData("espeak-ng"))
     dialog.editors["generation.system_prompt"].setPlainText("Answer briefly.")
     settings, warnings = dialog.settings()
     assert warnings == []
     assert settings.audio.hands_free is False and settings.audio.end_of_turn_silence_ms == 1200
     assert settings.audio.microphone == "usb" and settings.model.quantization == "int8"
+    assert settings.vision.camera == 2 and settings.voice.voice == "espeak-ng"
     save_settings(settings)
     assert settings_path().is_file()
 

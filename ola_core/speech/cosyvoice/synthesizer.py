@@ -13,6 +13,7 @@ The model folder comes from the voice context, else ``OLA_COSYVOICE_DIR``, else 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
 from ola_core.speech.selection import VoiceContext, VoiceEntry
 from ola_core.speech.synthesizer import Synthesizer
 
-__all__ = ["ENTRY", "CosyVoiceSynthesizer", "find_model_dir"]
+__all__ = ["ENTRY", "CosyVoiceSynthesizer", "find_model_dir", "use_tiny_model"]
 
 NAME = "cosyvoice"
 DIR_VARIABLE = "OLA_COSYVOICE_DIR"
@@ -147,3 +148,14 @@ ENTRY = VoiceEntry(
     create=_create,
     unavailable=_unavailable,
 )
+
+
+def use_tiny_model(folder: Path | None = None) -> Path:
+    """Point this process's CosyVoice entry at a tiny random folder on the CPU (bench ``--tiny``)."""
+    from ola_core.speech.cosyvoice.tiny import write_tiny_cosyvoice
+
+    folder = folder or Path(tempfile.mkdtemp(prefix="ola-tiny-cosyvoice-"))
+    write_tiny_cosyvoice(folder)
+    os.environ[DIR_VARIABLE] = str(folder)
+    os.environ[DEVICE_VARIABLE] = "cpu"
+    return folder
