@@ -304,7 +304,7 @@ class SpeechPipeline:
                 if not self._live(job.utterance) or self._failed == job.utterance:
                     continue
                 if job.sentences:
-                    self.player.end(marker=job)
+                    self._end_playback(job)
                 else:
                     self._finished(job)
                 continue
@@ -343,7 +343,18 @@ class SpeechPipeline:
         self._failed = utterance
         self._emit(SpeechError(utterance, error, time.monotonic()))
         if self.player is not None:  # what was already synthesized still plays
-            self.player.end(marker=_EndOfUtterance(utterance, -1))
+            self._end_playback(_EndOfUtterance(utterance, -1))
+
+    def _end_playback(self, end: _EndOfUtterance) -> None:
+        """Let the player play out and report ``end``; a device that is gone ends the answer."""
+        assert self.player is not None
+        try:
+            self.player.end(marker=end)
+        except OlaError as error:  # e.g. no speaker at all: nothing left to wait for
+            if self._failed != end.utterance:
+                self._fail(end.utterance, error)
+            else:
+                self._done.set()
 
     def _on_player_event(self, event: PlayerEvent) -> None:
         if isinstance(event, ChunkStarted) and isinstance(event.marker, _Sentence):

@@ -159,6 +159,32 @@ def test_cancel_while_synthesizing_leaves_no_thread_without_a_device() -> None:
     assert _threads() - before == set()
 
 
+class NoSpeakerSink(RecordingSink):
+    """A sink standing for a machine without any output device: every call needing it fails."""
+
+    def _no_device(self, *args: Any, **kwargs: Any) -> None:
+        raise AudioDeviceError("No speaker found. Connect one, or pick an output device in the settings.")
+
+    play = end = _no_device
+
+
+def test_no_speaker_is_an_error_event_not_a_thread_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    crashes: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    events = Events()
+    pipeline = SpeechPipeline(ToneSynthesizer(), NoSpeakerSink(), on_event=events)
+    try:
+        pipeline.speak(TEXT)
+        error = events.wait_for(SpeechError, timeout=5.0)
+        assert error is not None and isinstance(error.error, AudioDeviceError)
+        assert pipeline.wait(2.0)
+        pipeline.speak("")  # an empty answer ends through the same device-less path
+        assert pipeline.wait(2.0)
+    finally:
+        pipeline.close()
+    assert crashes == []
+
+
 @pytest.mark.parametrize(("fault", "kwargs"), [("fail_on", {}), ("stall_on", {"stall_s": 30.0})])
 def test_a_failing_or_stalled_voice_becomes_an_error_event(fault: str, kwargs: dict[str, Any]) -> None:
     events = Events()
