@@ -150,13 +150,17 @@ def check_attachment(path: Path) -> None:
                 if not container.streams.video or next(container.decode(video=0), None) is None:
                     raise MediaError(f"{path.name} has no video frames. Attach another video.")
         except av.FFmpegError as error:
-            raise MediaError(f"{path.name} cannot be read as a video ({error}). Attach another file.") from None
+            raise MediaError(
+                f"{path.name} cannot be read as a video ({error}). Attach another file."
+            ) from None
     elif suffix in AUDIO_SUFFIXES:
         from ola_core.processing.audio import read_audio_file
 
         read_audio_file(path)
     else:
-        raise MediaError(f"{path.name}: unsupported file type {suffix!r}. Attach an image, a video or an audio file.")
+        raise MediaError(
+            f"{path.name}: unsupported file type {suffix!r}. Attach an image, a video or an audio file."
+        )
 
 
 def problem_area(error: BaseException) -> ProblemArea:
@@ -289,7 +293,9 @@ class AnswerRun:
             self._session.finish()
             speech_error = self._session.wait_done()
         # The answer itself is complete even when the voice failed: report the voice's error only.
-        return AnswerOutcome("completed", self.text, speech_error, problem_area(speech_error) if speech_error else "generation")
+        return AnswerOutcome(
+            "completed", self.text, speech_error, problem_area(speech_error) if speech_error else "generation"
+        )
 
     def _finalise_stats(self) -> None:
         stats = getattr(self._engine, "last_stats", None)

@@ -7,10 +7,12 @@ the user's settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ola_core.errors import OlaError
 from ola_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,14 +23,15 @@ if TYPE_CHECKING:
 @dataclass
 class Components:
     engine: Engine
-    speech: SpeechOutput
+    speech: SpeechOutput | None  # None: no voice can run here; answers are text only
 
     def replace_engine(self, settings: Settings) -> None:
         """A new (unloaded) engine for changed model settings; the old one is dropped."""
         self.engine = make_engine(settings)
 
     def close(self) -> None:
-        self.speech.close()
+        if self.speech is not None:
+            self.speech.close()
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -47,8 +50,16 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
-def build_components(settings: Settings) -> Components:
-    """The engine and the live speech output (voice from the settings, played on the chosen speaker)."""
+def build_components(settings: Settings, on_speech_error: Callable[[OlaError], None]) -> Components:
+    """The engine and the live speech output (voice from the settings, played on the chosen speaker).
+
+    Without any usable voice the assistant still answers in text; ``on_speech_error`` says why.
+    """
     from ola_core.assistant.speech_out import SpeechOutput
 
-    return Components(make_engine(settings), SpeechOutput.from_settings(settings))
+    try:
+        speech: SpeechOutput | None = SpeechOutput.from_settings(settings)
+    except OlaError as error:
+        on_speech_error(error)
+        speech = None
+    return Components(make_engine(settings), speech)

@@ -54,7 +54,6 @@ from ola_core.errors import (
     AudioDeviceError,
     CameraError,
     GenerationError,
-    MediaError,
     OlaError,
     ScreenCaptureError,
 )
@@ -65,6 +64,7 @@ from ola_core.events import (
     ConversationReset,
     DeviceEvent,
     ErrorRaised,
+    InputLevel,
     ModelLoaded,
     ModelLoadProgress,
     ProblemArea,
@@ -80,6 +80,7 @@ from ola_core.settings import Settings
 from ola_core.trace import TraceRecorder, TraceWriter
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Command:
@@ -100,12 +101,14 @@ class _FirstSamplePlayed:
 
 @dataclass(frozen=True)
 class _Loaded:
+    engine: object  # which engine (a reload may have replaced it meanwhile)
     description: str
     load_s: float
 
 
 @dataclass(frozen=True)
 class _LoadFailed:
+    engine: object
     error: OlaError
 
 
@@ -228,12 +231,16 @@ class Assistant:
         return source.latest() if source is not None else None
 
     def wait_idle(self, timeout: float) -> bool:
-        """Block until no turn is running and the state is idle (tests, CLI); False on timeout."""
+        """Block until every command sent so far was handled and no turn runs (state idle or error).
+
+        For tests and the CLI; False on timeout.
+        """
         return self._idle.wait(timeout)
 
     # ------------------------------------------------------------------ commands
     def send_text(self, text: str) -> None:
         """Ask a typed question (with pending attachments and, by setting, the current view)."""
+        self._idle.clear()  # wait_idle() right after this waits for the answer
         self._inbox.put(_Command("send_text", (text,)))
 
     def attach(self, path: str | Path) -> None:
@@ -305,10 +312,6 @@ class Assistant:
         if state == self._state:
             return
         previous, self._state = self._state, state
-        if state == "idle" and self._answer is None:
-            self._idle.set()
-        else:
-            self._idle.clear()
         self._emit(StateChanged(state, previous, self._hands_free, self._muted, self._clock()))
 
     # ------------------------------------------------------------------ the loop
@@ -322,6 +325,10 @@ class Assistant:
                 self._handle(message)
             except Exception as error:  # errors never kill the loop
                 self._error("internal", error)
+            if self._inbox.empty() and self._answer is None and self._state in ("idle", "error"):
+                self._idle.set()
+            else:
+                self._idle.clear()
 
     def _handle(self, message: _Message) -> None:
         if isinstance(message, _Command):
@@ -341,22 +348,27 @@ class Assistant:
             self._on_device(message)
         elif isinstance(message, Overflow):
             log.info("microphone overflow: %d blocks dropped (%d total)", message.count, message.total)
-        elif isinstance(message, _Loaded):
-            self._emit(ModelLoaded(message.description, message.load_s, self._clock()))
+        elif isinstance(message, _Loaded | _LoadFailed):
+            if self._components is None or message.engine is not self._components.engine:
+                return  # the load of an engine replaced meanwhile
             self._loader = None
-            self._set_state("listening" if self._speech_active else "idle")
-        elif isinstance(message, _LoadFailed):
-            self._loader = None
-            self._error("model", message.error)
-            self._set_state("error")
+            if isinstance(message, _Loaded):
+                self._emit(ModelLoaded(message.description, message.load_s, self._clock()))
+                self._set_state("listening" if self._speech_active else "idle")
+            else:
+                self._error("model", message.error)
+                self._set_state("error")
 
     # ------------------------------------------------------------------ command handlers
     def _do_start(self) -> None:
-        self._components = self._components or build_components(self._settings)
+        self._components = self._components or build_components(
+            self._settings, on_speech_error=lambda error: self._error("synthesis", error)
+        )
         self._echo = self._echo_given or EchoGuard(
             self._settings.audio.echo_mode, on_warning=lambda m: self._warn("speaker", m)
         )
-        self._components.speech.set_reference_tap(self._echo.feed_reference)
+        if self._components.speech is not None:
+            self._components.speech.set_reference_tap(self._echo.feed_reference)
         self._open_audio_input()
         if self._settings.vision.source != "off":
             index = (
@@ -369,9 +381,14 @@ class Assistant:
 
     def _begin_loading(self) -> None:
         assert self._components is not None
+        if self._loader is not None:  # a reload while loading: stop the old one first
+            self._load_cancel.set()
+            self._loader.join(10.0)
         self._set_state("loading")
-        self._load_cancel.clear()
+        self._load_cancel = threading.Event()
+        cancel = self._load_cancel
         engine = self._components.engine
+        speech = self._components.speech
 
         def load() -> None:
             t0 = time.monotonic()
@@ -381,22 +398,23 @@ class Assistant:
                         progress=lambda fraction, stage: self._emit(
                             ModelLoadProgress(fraction, stage, self._clock())
                         ),
-                        cancel=self._load_cancel,
+                        cancel=cancel,
                     )
                     engine.warm_up()  # one-off costs now, not in the first answer
-                try:
-                    self._components.speech.warm_up()  # type: ignore[union-attr]
-                except OlaError as error:  # answers still come as text; the error says why not spoken
-                    self._error("synthesis", error)
+                if speech is not None:
+                    try:
+                        speech.warm_up()
+                    except OlaError as error:  # answers still come as text; the error says why not spoken
+                        self._error("synthesis", error)
             except OlaError as error:
-                self._inbox.put(_LoadFailed(error))
+                self._inbox.put(_LoadFailed(engine, error))
                 return
             except Exception as error:
                 wrapped = GenerationError(f"The model could not be loaded ({type(error).__name__}: {error}).")
                 wrapped.__cause__ = error
-                self._inbox.put(_LoadFailed(wrapped))
+                self._inbox.put(_LoadFailed(engine, wrapped))
                 return
-            self._inbox.put(_Loaded(engine.description, time.monotonic() - t0))
+            self._inbox.put(_Loaded(engine, engine.description, time.monotonic() - t0))
 
         self._loader = threading.Thread(target=load, name="assistant-load", daemon=True)
         self._loader.start()
@@ -424,8 +442,6 @@ class Assistant:
             self._inbox.put(event)
 
     def _emit_level(self, event: LevelUpdate) -> None:
-        from ola_core.events import InputLevel
-
         if self._muted:
             self._emit(InputLevel(-100.0, -100.0, event.t))
         else:
@@ -553,7 +569,8 @@ class Assistant:
             self._audio_input.configure(settings.audio)
         if settings.audio.hands_free != old.audio.hands_free:
             self._do_set_hands_free(settings.audio.hands_free)
-        self._components.speech.configure(settings.voice, settings.audio.speaker, settings.language)
+        if self._components.speech is not None:
+            self._components.speech.configure(settings.voice, settings.audio.speaker, settings.language)
         if settings.vision != old.vision and self._source_kind != "off":
             self._do_set_source(self._source_kind, self._source_index, None)
         if settings.model != old.model:
@@ -624,7 +641,9 @@ class Assistant:
         kind = event.kind
         if isinstance(event, DeviceLost):
             self._emit(DeviceEvent(kind, event.name, False, event.message, event.t))
-            error = {"microphone": AudioDeviceError, "camera": CameraError, "screen": ScreenCaptureError}[kind]
+            error = {"microphone": AudioDeviceError, "camera": CameraError, "screen": ScreenCaptureError}[
+                kind
+            ]
             self._error(kind, error(event.message))
             if kind == "microphone" and self._speech_active:
                 self._speech_active = False
@@ -664,7 +683,7 @@ class Assistant:
         run = AnswerRun(
             trace=trace,
             engine=self._components.engine,
-            speech=self._components.speech if self._settings.voice.speak_answers else None,
+            speech=self._components.speech if self._settings.voice.speak_answers else None,  # None: text only
             turn_args={
                 "text": text,
                 "speech": speech,
@@ -701,13 +720,13 @@ class Assistant:
         if outcome.error is not None:
             self._error(outcome.area, outcome.error, trace.turn_id)
         frozen = trace.freeze()
-        self._emit(TurnFinished(trace.turn_id, outcome.text, frozen.outcome, frozen))
-        if self._settings.trace_file:
+        if self._settings.trace_file:  # written before the event: a listener may read it at once
             try:
                 TraceWriter(Path(self._settings.trace_file)).write(frozen)
             except OSError as error:
                 self._warn(
                     "settings", f"Could not write the latency trace to {self._settings.trace_file}: {error}"
                 )
+        self._emit(TurnFinished(trace.turn_id, outcome.text, frozen.outcome, frozen))
         if not self._stopping:
             self._set_state("listening" if self._speech_active else "idle")

@@ -55,7 +55,9 @@ def _make_aec() -> Any | None:
         log.info("livekit not available (%s): echo cancellation off, half-duplex gating instead", error)
         return None
     try:
-        return rtc.AudioProcessingModule(echo_cancellation=True, noise_suppression=True, high_pass_filter=True)
+        return rtc.AudioProcessingModule(
+            echo_cancellation=True, noise_suppression=True, high_pass_filter=True
+        )
     except Exception as error:  # a broken native library must not stop the assistant
         log.warning("echo canceller could not start (%s); half-duplex gating instead", error)
         return None
@@ -237,7 +239,9 @@ class EchoGuard:
         if level_dbfs(far.astype(np.float32) / 32768)[0] < AUDIBLE_DBFS:
             return None
         size = 1 << int(np.ceil(np.log2(len(near) + len(far))))
-        corr = np.fft.irfft(np.fft.rfft(far, size) * np.conj(np.fft.rfft(near, size)), size)[: len(far) - len(near) + 1]
+        corr = np.fft.irfft(np.fft.rfft(far, size) * np.conj(np.fft.rfft(near, size)), size)[
+            : len(far) - len(near) + 1
+        ]
         energy = np.concatenate([[0.0], np.cumsum(far * far)])
         far_norm = np.sqrt(energy[len(near) :] - energy[: len(far) - len(near) + 1])
         near_norm = np.sqrt(np.dot(near, near))

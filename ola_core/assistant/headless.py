@@ -130,6 +130,11 @@ class HeadlessSession:
         with self._cond:
             return len(self.events)
 
+    def save_wav(self) -> Path | None:
+        """Write the latest answer's audio to the session's wav (None when it records none)."""
+        speech = self.components.speech
+        return speech.save_wav() if speech is not None else None
+
     # ------------------------------------------------------------------ turns
     def ask_spoken(self, audio: Path | np.ndarray, timeout: float = 120.0) -> TurnFinished | None:
         """Speak ``audio`` into the replayed microphone; the finished turn, or None if none came."""

@@ -151,6 +151,12 @@ class SpeechOutput:
             self.pipeline.synthesizer = WatchdogSynthesizer(make_synthesizer(voice, language))
             self._voice_key = (voice, language)
 
+    @property
+    def output_latency(self) -> float:
+        """The output device's own latency in seconds (0 without a live player), for latency reports."""
+        player = self._player()
+        return player.output_latency if player is not None else 0.0
+
     def save_wav(self) -> Path | None:
         """Write the latest answer to ``wav_path`` (replay); None when not recording."""
         if self.wav_path is None or not isinstance(self.sink, RecordingSink):

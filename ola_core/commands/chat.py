@@ -26,6 +26,7 @@ from ola_core.events import (
     WarningRaised,
 )
 
+ANSWER_WAIT_S = 600.0
 HELP = "commands: /stop /reset /mute /unmute /camera N /screen N /off /attach PATH /quit"
 
 
@@ -55,6 +56,7 @@ class _Printer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._mid_answer = False
+        self.ready = threading.Event()  # the model loaded (or failed to): typed lines can be handled
 
     def __call__(self, event: AssistantEvent) -> None:
         with self._lock:
@@ -73,8 +75,11 @@ class _Printer:
                 sys.stdout.write(f"loading {event.fraction:4.0%} {event.stage}\n")
             elif isinstance(event, ModelLoaded):
                 sys.stdout.write(f"ready: {event.description} ({event.load_s:.1f} s). {HELP}\n")
+                self.ready.set()
             elif isinstance(event, StateChanged) and event.state == "listening":
                 sys.stdout.write("(listening…)\n")
+            elif isinstance(event, StateChanged) and event.state == "error":
+                self.ready.set()
             elif isinstance(event, ErrorRaised | WarningRaised):
                 sys.stderr.write(f"[{event.area}] {event.message}\n")
             elif isinstance(event, DeviceEvent):
@@ -105,16 +110,19 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = dataclasses.replace(settings, model=model, audio=audio)
     assistant = Assistant(settings)
-    assistant.subscribe(_Printer())
+    printer = _Printer()
+    assistant.subscribe(printer)
     assistant.start()
     if args.camera is not None:
         assistant.set_source("camera", args.camera)
     elif args.screen is not None:
         assistant.set_source("screen", args.screen)
     try:
+        printer.ready.wait()
         for line in sys.stdin:
             if not _command(assistant, line.strip()):
                 break
+            assistant.wait_idle(ANSWER_WAIT_S)  # one question at a time (also when input is piped)
     except KeyboardInterrupt:
         pass
     finally:

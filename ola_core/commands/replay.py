@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         session.start(timeout=WAIT_MARGIN_S)
         finished = session.ask_spoken(args.audio, timeout=WAIT_MARGIN_S)
         if finished is not None:
-            session.components.speech.save_wav()
+            session.save_wav()
     finally:
         session.close()
     show("\n")

@@ -72,14 +72,20 @@ def fast_settings(tiny: TinyCheckpoint, **audio: object) -> Settings:
         audio=dataclasses.replace(AudioSettings(end_of_turn_silence_ms=300), **audio),  # type: ignore[arg-type]
         voice=VoiceSettings(voice="espeak-ng", speaking_rate=1.5),
         generation=GenerationSettings(max_new_tokens=6, temperature=0.0),
-    ).replace(model=dataclasses.replace(Settings().model, model_dir=str(tiny.model_dir), quantization="none", device="cpu"))
+    ).replace(
+        model=dataclasses.replace(
+            Settings().model, model_dir=str(tiny.model_dir), quantization="none", device="cpu"
+        )
+    )
 
 
 def make_session(
     loaded: LoadedOla, tiny: TinyCheckpoint, settings: Settings, **kwargs: object
 ) -> HeadlessSession:
     """A headless assistant on the shared tiny model (a fresh conversation), answers recorded."""
-    speech = SpeechOutput.from_settings(settings, wav_path=kwargs.pop("out_wav", None), play=bool(kwargs.pop("play", False)))  # type: ignore[arg-type]
+    speech = SpeechOutput.from_settings(
+        settings, wav_path=kwargs.pop("out_wav", None), play=bool(kwargs.pop("play", False))
+    )  # type: ignore[arg-type]
     engine = OlaEngine.from_loaded(loaded, model_dir=tiny.model_dir)
     return HeadlessSession(settings, components=Components(engine, speech), **kwargs)  # type: ignore[arg-type]
 

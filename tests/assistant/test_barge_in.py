@@ -20,7 +20,9 @@ CANCEL_BUDGET_S = 0.1
 
 
 @pytest.fixture
-def talky(loaded: LoadedOla, tiny_checkpoint: TinyCheckpoint, virtual_audio: object) -> Iterator[HeadlessSession]:
+def talky(
+    loaded: LoadedOla, tiny_checkpoint: TinyCheckpoint, virtual_audio: object
+) -> Iterator[HeadlessSession]:
     """Answers long enough (tens of seconds of speech) to be interrupted, played on the virtual speaker."""
     settings = fast_settings(tiny_checkpoint)
     settings = settings.replace(generation=dataclasses.replace(settings.generation, max_new_tokens=40))
@@ -43,13 +45,19 @@ def test_speech_over_the_answer_interrupts_it_and_becomes_the_next_turn(talky: H
     finished = talky.wait_for(lambda e: isinstance(e, TurnFinished), 10, after=start)
     assert isinstance(finished, TurnFinished) and finished.outcome == "barge_in" and finished.interrupted
     trace = finished.trace
-    assert trace.cancel_latency_s is not None and 0 <= trace.cancel_latency_s < CANCEL_BUDGET_S, trace.cancel_latency_s
+    assert trace.cancel_latency_s is not None and 0 <= trace.cancel_latency_s < CANCEL_BUDGET_S, (
+        trace.cancel_latency_s
+    )
     assert trace.t_first_played is not None and trace.t_cancel_requested is not None
     assert trace.t_first_played < trace.t_cancel_requested  # it was really speaking
     # The interruption is the user's next turn, answered normally.
-    captured = talky.wait_for(lambda e: isinstance(e, UserTurnCaptured) and e.kind == "voice", 30, after=start)
+    captured = talky.wait_for(
+        lambda e: isinstance(e, UserTurnCaptured) and e.kind == "voice", 30, after=start
+    )
     assert isinstance(captured, UserTurnCaptured) and captured.duration_s > 1.0
-    nxt = talky.wait_for(lambda e: isinstance(e, TurnFinished) and e.turn_id == captured.turn_id, 60, after=start)
+    nxt = talky.wait_for(
+        lambda e: isinstance(e, TurnFinished) and e.turn_id == captured.turn_id, 60, after=start
+    )
     assert isinstance(nxt, TurnFinished) and nxt.outcome in ("completed", "barge_in")
     # The interrupted answer stays in the conversation, marked as such.
     history = talky.components.engine.history  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from ola_core.assistant.headless import HeadlessSession
 from ola_core.events import StateChanged, TurnFinished, UserTurnCaptured
 from ola_core.model.loading import LoadedOla
 from ola_core.model.tiny import TinyCheckpoint
-from tests.assistant.conftest import make_session, speak, fast_settings
+from tests.assistant.conftest import fast_settings, make_session, speak
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -42,7 +42,9 @@ def second_voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _open(loaded: LoadedOla, tiny: TinyCheckpoint, echo_mode: str, echo: EchoGuard | None = None) -> HeadlessSession:
+def _open(
+    loaded: LoadedOla, tiny: TinyCheckpoint, echo_mode: str, echo: EchoGuard | None = None
+) -> HeadlessSession:
     settings = fast_settings(tiny, echo_mode=echo_mode, speaker="micfeed")  # its voice goes into its mic
     settings = settings.replace(generation=settings.generation.__class__(max_new_tokens=40, temperature=0.0))
     session = make_session(loaded, tiny, settings, play=True, audio_input=MicrophoneInput(), echo=echo)
@@ -54,7 +56,9 @@ def _answer_aloud(session: HeadlessSession) -> int:
     """Ask a typed question whose (tiny-model) answer is long, and wait until it is heard."""
     start = session.mark()
     session.assistant.send_text("hello there")
-    speaking = session.wait_for(lambda e: isinstance(e, StateChanged) and e.state == "speaking", 60, after=start)
+    speaking = session.wait_for(
+        lambda e: isinstance(e, StateChanged) and e.state == "speaking", 60, after=start
+    )
     assert speaking is not None, "the answer never started playing"
     return start
 
@@ -83,7 +87,7 @@ def test_own_voice_does_not_trigger_with_echo_cancellation(speakers: HeadlessSes
     start = _answer_aloud(speakers)
     time.sleep(LISTEN_S)
     assert speakers.assistant.state == "speaking", [
-        e for e in speakers.events[start:] if not type(e).__name__ in ("InputLevel", "AssistantTextDelta")
+        e for e in speakers.events[start:] if type(e).__name__ not in ("InputLevel", "AssistantTextDelta")
     ]
     assert not _heard_itself(speakers, start)
 
@@ -94,7 +98,9 @@ def test_second_voice_over_own_voice_barges_in(speakers: HeadlessSession, second
     _play_into_mic(second_voice).wait(timeout=30)
     finished = speakers.wait_for(lambda e: isinstance(e, TurnFinished), 10, after=start)
     assert isinstance(finished, TurnFinished) and finished.outcome == "barge_in"
-    captured = speakers.wait_for(lambda e: isinstance(e, UserTurnCaptured) and e.kind == "voice", 30, after=start)
+    captured = speakers.wait_for(
+        lambda e: isinstance(e, UserTurnCaptured) and e.kind == "voice", 30, after=start
+    )
     assert isinstance(captured, UserTurnCaptured) and captured.kind == "voice" and captured.duration_s > 0.5
 
 
@@ -106,7 +112,9 @@ def test_without_protection_the_loop_does_hear_itself(
     try:
         start = _answer_aloud(session)
         heard = session.wait_for(lambda e: _heard_itself(session, start), LISTEN_S * 2, after=start)
-        assert heard is not None, [e for e in session.events[start:] if type(e).__name__ not in ("InputLevel", "AssistantTextDelta")]
+        assert heard is not None, [
+            e for e in session.events[start:] if type(e).__name__ not in ("InputLevel", "AssistantTextDelta")
+        ]
     finally:
         session.close()
 

@@ -15,6 +15,8 @@ from tests.assistant.conftest import fast_settings, make_session, speak
 
 TURNS = 200
 WARM_UP = 20  # turns before the baseline: allocator pools, thread pools and caches settle
+CONVERSATION = 10  # turns per conversation: a long conversation's context (bounded by the engine's
+# context budget, tested there) would make every turn slower and blur what this test measures
 
 
 def _rss_bytes() -> int:
@@ -28,6 +30,7 @@ def _census() -> tuple[int, int, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # ~1 s per turn on a 2-core CPU: the tiny model's speech encoders dominate
 def test_200_replayed_turns_do_not_leak(loaded: LoadedOla, tiny_checkpoint: TinyCheckpoint) -> None:
     settings = fast_settings(tiny_checkpoint, end_of_turn_silence_ms=200)
     settings = settings.replace(generation=dataclasses.replace(settings.generation, max_new_tokens=2))
@@ -37,6 +40,8 @@ def test_200_replayed_turns_do_not_leak(loaded: LoadedOla, tiny_checkpoint: Tiny
     try:
         baseline = None
         for turn in range(TURNS):
+            if turn % CONVERSATION == 0:
+                session.assistant.reset()
             if turn == WARM_UP:
                 baseline = _census()
             finished = session.ask_spoken(utterance, timeout=60)

@@ -51,7 +51,8 @@ def test_synthesizer_crash_is_an_error_event_and_the_next_turn_speaks(
     synthesizer = FailingOnceSynthesizer()
     speech = SpeechOutput(synthesizer, RecordingSink(None))
     session = HeadlessSession(
-        settings, components=Components(OlaEngine.from_loaded(loaded, model_dir=tiny_checkpoint.model_dir), speech)
+        settings,
+        components=Components(OlaEngine.from_loaded(loaded, model_dir=tiny_checkpoint.model_dir), speech),
     )
     session.start(60)
     synthesizer.failures_left = 1
@@ -64,7 +65,9 @@ def test_synthesizer_crash_is_an_error_event_and_the_next_turn_speaks(
         assert [e.area for e in errors] == ["synthesis"] and errors[0].error_type == "SynthesisError"
         assert "injected synthesizer crash" in errors[0].message
         second = session.ask_text("and now?", timeout=60)
-        assert second is not None and second.outcome == "completed" and second.trace.t_first_played is not None
+        assert (
+            second is not None and second.outcome == "completed" and second.trace.t_first_played is not None
+        )
         assert session.assistant.state == "idle"
     finally:
         session.close()
@@ -106,15 +109,21 @@ def test_bad_attachment_is_an_error_event_and_the_loop_carries_on(
     start = session.mark()
     session.assistant.attach(broken)  # refused at once, with a message naming the file
     error = session.wait_for(lambda e: isinstance(e, ErrorRaised), 10, after=start)
-    assert isinstance(error, ErrorRaised) and error.area == "media" and error.error_type == MediaError.__name__
+    assert (
+        isinstance(error, ErrorRaised) and error.area == "media" and error.error_type == MediaError.__name__
+    )
     assert "photo.png" in error.message
     answered = session.ask_text("what is this?", timeout=60)  # the question goes without the bad file
     assert answered is not None and answered.outcome == "completed"
 
 
 @pytest.fixture
-def live_mic(loaded: LoadedOla, tiny_checkpoint: TinyCheckpoint, virtual_audio: object) -> Iterator[HeadlessSession]:
-    session = make_session(loaded, tiny_checkpoint, fast_settings(tiny_checkpoint), audio_input=MicrophoneInput())
+def live_mic(
+    loaded: LoadedOla, tiny_checkpoint: TinyCheckpoint, virtual_audio: object
+) -> Iterator[HeadlessSession]:
+    session = make_session(
+        loaded, tiny_checkpoint, fast_settings(tiny_checkpoint), audio_input=MicrophoneInput()
+    )
     session.start(60)
     yield session
     session.close()
@@ -125,9 +134,16 @@ def _restore_mic() -> None:
     sources = subprocess.run(["pactl", "list", "short", "sources"], capture_output=True, text=True).stdout
     if "mic" not in [line.split("\t")[1] for line in sources.splitlines() if "\t" in line]:
         subprocess.run(
-            ["pactl", "load-module", "module-remap-source", "source_name=mic", "master=micfeed.monitor",
-             "source_properties=device.description=Virtual-Mic"],
-            check=True, capture_output=True,
+            [
+                "pactl",
+                "load-module",
+                "module-remap-source",
+                "source_name=mic",
+                "master=micfeed.monitor",
+                "source_properties=device.description=Virtual-Mic",
+            ],
+            check=True,
+            capture_output=True,
         )
         subprocess.run(["pactl", "set-default-source", "mic"], check=True)
 
@@ -137,7 +153,9 @@ def _restore_mic() -> None:
 def test_microphone_gone_is_an_error_event_and_a_spoken_turn_works_when_it_is_back(
     live_mic: HeadlessSession, tmp_path: Path
 ) -> None:
-    modules = subprocess.run(["pactl", "list", "short", "modules"], capture_output=True, text=True, check=True).stdout
+    modules = subprocess.run(
+        ["pactl", "list", "short", "modules"], capture_output=True, text=True, check=True
+    ).stdout
     remap = next(line.split()[0] for line in modules.splitlines() if "source_name=mic" in line)
     start = live_mic.mark()
     subprocess.run(["pactl", "unload-module", remap], check=True)
@@ -152,8 +170,12 @@ def test_microphone_gone_is_an_error_event_and_a_spoken_turn_works_when_it_is_ba
     wav = tmp_path / "q.wav"
     soundfile.write(wav, speak("What is on my desk?"), 16000)
     subprocess.run(["paplay", "-d", "micfeed", str(wav)], check=True, timeout=30)
-    captured = live_mic.wait_for(lambda e: isinstance(e, UserTurnCaptured) and e.kind == "voice", 15, after=start)
+    captured = live_mic.wait_for(
+        lambda e: isinstance(e, UserTurnCaptured) and e.kind == "voice", 15, after=start
+    )
     assert isinstance(captured, UserTurnCaptured)
-    done = live_mic.wait_for(lambda e: isinstance(e, TurnFinished) and e.turn_id == captured.turn_id, 60, after=start)
+    done = live_mic.wait_for(
+        lambda e: isinstance(e, TurnFinished) and e.turn_id == captured.turn_id, 60, after=start
+    )
     assert isinstance(done, TurnFinished) and done.outcome == "completed"
     assert np.isfinite(done.trace.mouth_to_ear_s or np.nan)

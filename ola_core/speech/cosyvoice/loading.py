@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2Config
+from transformers.initialization import no_init_weights
 
 from ola_core.errors import CorruptModelFileError, ModelFilesMissingError
 from ola_core.speech.cosyvoice.config import CONFIG_FILE_NAME, CosyVoiceConfig, load_config
@@ -179,7 +180,8 @@ def load_cosyvoice(
             f"The tokenizer in {model_dir / QWEN_DIR_NAME} cannot be read ({error})."
         ) from error
 
-    lm = SpeechTokenLM(qwen_config, config.lm)
+    with no_init_weights():  # every LM weight comes from llm.pt: skip 0.5B random initialisations
+        lm = SpeechTokenLM(qwen_config, config.lm)
     _load_module(
         lm,
         {

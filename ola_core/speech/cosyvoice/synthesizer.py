@@ -19,16 +19,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 import torch
 
 from ola_core.errors import SynthesisError
+from ola_core.settings import APP_NAME
+from ola_core.speech.cosyvoice.clone import VoiceCloner, load_voices, save_voice
 from ola_core.speech.cosyvoice.frontend import normalize_text
-from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice, missing_files
+from ola_core.speech.cosyvoice.loading import SPEAKERS_FILE, LoadedCosyVoice, load_cosyvoice, missing_files
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
 from ola_core.speech.selection import VoiceContext, VoiceEntry
 from ola_core.speech.synthesizer import Synthesizer
 
-__all__ = ["ENTRY", "CosyVoiceSynthesizer", "find_model_dir", "use_tiny_model"]
+__all__ = ["ENTRY", "CosyVoiceSynthesizer", "default_voices_file", "find_model_dir", "use_tiny_model"]
 
 NAME = "cosyvoice"
 DIR_VARIABLE = "OLA_COSYVOICE_DIR"
@@ -49,8 +52,10 @@ class CosyVoiceSynthesizer(Synthesizer):
         stream: bool = True,
         greedy: bool = False,
         seed: int = 0,
+        voices_file: Path | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
+        self.voices_file = voices_file or default_voices_file()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype
         self.stream = stream
@@ -68,21 +73,30 @@ class CosyVoiceSynthesizer(Synthesizer):
                 self.sample_rate = model.config.sample_rate
             return self._runtime
 
+    def _speakers(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Built-in voices (spk2info.pt), then the voices cloned on this computer."""
+        return {**self.runtime.model.speakers, **load_voices(self.voices_file)}
+
     def voices(self) -> tuple[str, ...]:
-        return tuple(self.runtime.model.speakers)
+        return tuple(self._speakers())
 
     def voice_prompt(self, voice: str | None) -> VoicePrompt:
-        speakers = self.runtime.model.speakers
+        speakers = self._speakers()
         if voice is None:
             if not speakers:
                 raise SynthesisError(
-                    f"The CosyVoice folder {self.model_dir} has no voice (spk2info.pt is missing or empty). "
-                    "Choose another voice in the settings."
+                    f"The CosyVoice model in {self.model_dir} has no voice yet: clone one from a 3–10 s "
+                    "recording in the settings, or choose another voice."
                 )
             voice = next(iter(speakers))
         if voice not in speakers:
             raise SynthesisError(f"CosyVoice has no voice {voice!r}; available: {', '.join(speakers)}.")
         return VoicePrompt.from_entry(speakers[voice])
+
+    def clone_voice(self, name: str, samples: np.ndarray, sample_rate: int, transcript: str) -> None:
+        """Clone a voice from a 3–10 s mono clip and what it says; saved under ``name`` for later runs."""
+        entry = VoiceCloner(self.runtime.model).clone(samples, sample_rate, transcript)
+        save_voice(self.voices_file, name, entry)
 
     def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
         epoch = self._cancel_epoch()
@@ -114,6 +128,11 @@ def find_model_dir(context: VoiceContext) -> Path | None:
     return found.cosyvoice_dir if found is not None else None
 
 
+def default_voices_file() -> Path:
+    """Where cloned voices are kept (the user's data folder)."""
+    return platformdirs.user_data_path(APP_NAME) / "cosyvoice_voices.pt"
+
+
 def _device() -> str | None:
     return os.environ.get(DEVICE_VARIABLE) or None
 
@@ -125,6 +144,8 @@ def _unavailable(context: VoiceContext) -> str | None:
     missing = missing_files(model_dir)
     if missing:
         return f"its model folder {model_dir} lacks {', '.join(missing)}"
+    if not (model_dir / SPEAKERS_FILE).is_file() and not default_voices_file().is_file():
+        return "it has no voice yet (CosyVoice2-0.5B ships none): clone one from a 3–10 s recording"
     device = _device()
     if device is None and not torch.cuda.is_available():
         return (
@@ -155,7 +176,7 @@ def use_tiny_model(folder: Path | None = None) -> Path:
     from ola_core.speech.cosyvoice.tiny import write_tiny_cosyvoice
 
     folder = folder or Path(tempfile.mkdtemp(prefix="ola-tiny-cosyvoice-"))
-    write_tiny_cosyvoice(folder)
+    write_tiny_cosyvoice(folder, onnx_stand_ins=False)  # no cloning in the bench
     os.environ[DIR_VARIABLE] = str(folder)
     os.environ[DEVICE_VARIABLE] = "cpu"
     return folder

@@ -30,8 +30,20 @@ TINY_QWEN: dict[str, Any] = {"vocab_size": 400, "hidden_size": 64, "intermediate
              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
              "tie_word_embeddings": False}  # fmt: skip
 
-# The official cosyvoice2.yaml's structure (HyperPyYAML tags included, so upstream can load it)
-# with tiny sizes; training-only sections are left out.
+# Sizes: tiny, or the release's (CosyVoice2-0.5B: Qwen2-0.5B, flow 512×6 + 4, estimator 256 ×
+# (4 + 12 mid) blocks, HiFT 512) for memory and speed measurements.
+TINY_SIZES: dict[str, Any] = {"speech_tokens": TINY_SPEECH_TOKENS, "encoder_heads": 2, "encoder_units": 64,
+    "encoder_blocks": 1, "channels": 32, "head_dim": 16, "blocks": 1, "mid_blocks": 1, "heads": 2,
+    "hift_channels": 32}  # fmt: skip
+FULL_SIZES: dict[str, Any] = {"speech_tokens": 6561, "encoder_heads": 8, "encoder_units": 2048,
+    "encoder_blocks": 6, "channels": 256, "head_dim": 64, "blocks": 4, "mid_blocks": 12, "heads": 8,
+    "hift_channels": 512}  # fmt: skip
+FULL_QWEN: dict[str, Any] = {"vocab_size": 151936, "hidden_size": 896, "intermediate_size": 4864,
+    "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2, "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": True}  # fmt: skip
+
+# The official cosyvoice2.yaml's structure (HyperPyYAML tags included, so upstream can load it);
+# training-only sections are left out.
 _YAML = """\
 sample_rate: 24000
 llm_input_size: {hidden}
@@ -68,9 +80,9 @@ flow: !new:cosyvoice.flow.flow.CausalMaskedDiffWithXvec
     pre_lookahead_len: 3
     encoder: !new:cosyvoice.transformer.upsample_encoder.UpsampleConformerEncoder
         output_size: 512
-        attention_heads: 2
-        linear_units: 64
-        num_blocks: 1
+        attention_heads: {encoder_heads}
+        linear_units: {encoder_units}
+        num_blocks: {encoder_blocks}
         dropout_rate: 0.1
         positional_dropout_rate: 0.1
         attention_dropout_rate: 0.1
@@ -97,18 +109,18 @@ flow: !new:cosyvoice.flow.flow.CausalMaskedDiffWithXvec
         estimator: !new:cosyvoice.flow.decoder.CausalConditionalDecoder
             in_channels: 320
             out_channels: 80
-            channels: [32]
+            channels: [{channels}]
             dropout: 0.0
-            attention_head_dim: 16
-            n_blocks: 1
-            num_mid_blocks: 1
-            num_heads: 2
+            attention_head_dim: {head_dim}
+            n_blocks: {blocks}
+            num_mid_blocks: {mid_blocks}
+            num_heads: {heads}
             act_fn: 'gelu'
             static_chunk_size: !ref <chunk_size> * <token_mel_ratio>
             num_decoding_left_chunks: !ref <num_decoding_left_chunks>
 hift: !new:cosyvoice.hifigan.generator.HiFTGenerator
     in_channels: 80
-    base_channels: 32
+    base_channels: {hift_channels}
     nb_harmonics: 8
     sampling_rate: !ref <sample_rate>
     nsf_alpha: 0.1
@@ -128,7 +140,7 @@ hift: !new:cosyvoice.hifigan.generator.HiFTGenerator
     f0_predictor: !new:cosyvoice.hifigan.f0_predictor.ConvRNNF0Predictor
         num_class: 1
         in_channels: 80
-        cond_channels: 32
+        cond_channels: {hift_channels}
 get_tokenizer: !name:cosyvoice.tokenizer.tokenizer.get_qwen_tokenizer
     token_path: !ref <qwen_pretrain_path>
     skip_special_tokens: True
@@ -158,23 +170,98 @@ def _with_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return out
 
 
-def write_tiny_cosyvoice(out_dir: Path, seed: int = 0, end_bias: float = 2.0) -> Path:
-    """Write the folder; returns ``out_dir``. ``end_bias`` (logit) makes utterances end sooner."""
+def _write_onnx_stand_ins(out_dir: Path, speech_tokens: int, seed: int) -> None:
+    """campplus.onnx and speech_tokenizer_v2.onnx with the real inputs/outputs and trivial insides.
+
+    Speaker encoder: mean over time of the (1, T, 80) fbank, times a fixed (80, 192) matrix.
+    Speech tokenizer: every 4th frame of the first mel bin of (1, 128, T) → |x|·1000 mod vocab
+    (25 Hz tokens from 100 Hz frames, as the real one). Needs the ``onnx`` package (a dev extra).
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def save(graph: onnx.GraphProto, name: str) -> None:
+        # IR 8 / opset 13: what every onnxruntime since 1.10 reads
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+        onnx.save(model, str(out_dir / name))
+
+    weights = np.random.RandomState(seed).randn(80, 192).astype(np.float32) * 0.1
+    save(
+        helper.make_graph(
+            [
+                helper.make_node("ReduceMean", ["feat"], ["mean"], axes=[1], keepdims=0),
+                helper.make_node("MatMul", ["mean", "W"], ["embedding"]),
+            ],
+            "campplus_stand_in",
+            [helper.make_tensor_value_info("feat", TensorProto.FLOAT, [1, "T", 80])],
+            [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 192])],
+            [numpy_helper.from_array(weights, "W")],
+        ),
+        "campplus.onnx",
+    )
+
+    def const(name: str, values: list[int] | int | float, dtype: type = np.int64) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.array(values, dtype=dtype), name)
+
+    save(
+        helper.make_graph(
+            [
+                helper.make_node(
+                    "Slice", ["feats", "starts", "ends", "axes", "steps"], ["picked"]
+                ),  # (1, 1, T/4)
+                helper.make_node("Squeeze", ["picked", "bin_axis"], ["row"]),
+                helper.make_node("Abs", ["row"], ["magnitude"]),
+                helper.make_node("Mul", ["magnitude", "scale"], ["scaled"]),
+                helper.make_node("Cast", ["scaled"], ["whole"], to=TensorProto.INT64),
+                helper.make_node("Mod", ["whole", "vocab"], ["token"]),
+                helper.make_node("Cast", ["token"], ["indices"], to=TensorProto.INT32),
+            ],
+            "speech_tokenizer_stand_in",
+            [
+                helper.make_tensor_value_info("feats", TensorProto.FLOAT, [1, 128, "T"]),
+                helper.make_tensor_value_info("feats_length", TensorProto.INT32, [1]),
+            ],
+            [helper.make_tensor_value_info("indices", TensorProto.INT32, [1, "T4"])],
+            [
+                const("starts", [0, 0]),
+                const("ends", [1, 1 << 30]),
+                const("axes", [1, 2]),
+                const("steps", [1, 4]),
+                const("bin_axis", [1]),
+                const("scale", 1000.0, np.float32),
+                const("vocab", speech_tokens),
+            ],
+        ),
+        "speech_tokenizer_v2.onnx",
+    )
+
+
+def write_tiny_cosyvoice(
+    out_dir: Path, seed: int = 0, end_bias: float = 2.0, onnx_stand_ins: bool = True, full_size: bool = False
+) -> Path:
+    """Write the folder; returns ``out_dir``. ``end_bias`` (logit) makes utterances end sooner.
+
+    ``onnx_stand_ins``: also write the two ONNX encoders cloning needs (requires ``onnx``).
+    ``full_size``: the release's shapes (about 2.5 GB of fp32 weights) instead of tiny ones.
+    """
+    sizes, qwen = (FULL_SIZES, FULL_QWEN) if full_size else (TINY_SIZES, TINY_QWEN)
+    speech_tokens = sizes["speech_tokens"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     qwen_dir = out_dir / QWEN_DIR_NAME
     write_tokenizer_files(qwen_dir)
-    qwen_config = Qwen2Config(**TINY_QWEN)
+    qwen_config = Qwen2Config(**qwen)
     Qwen2ForCausalLM(qwen_config).save_pretrained(qwen_dir)  # upstream opens it; we only read config.json
-    yaml_text = _YAML.format(hidden=TINY_QWEN["hidden_size"], speech_tokens=TINY_SPEECH_TOKENS)
+    yaml_text = _YAML.format(hidden=qwen["hidden_size"], **sizes)
     (out_dir / CONFIG_FILE_NAME).write_text(yaml_text, encoding="utf-8")
     config = parse_config(yaml_text)
 
     lm = SpeechTokenLM(qwen_config, config.lm)
     with torch.no_grad():
-        lm.llm_decoder.bias[TINY_SPEECH_TOKENS + 1 :] = -1e4  # task / fill: never emitted
-        lm.llm_decoder.bias[TINY_SPEECH_TOKENS] = end_bias
+        lm.llm_decoder.bias[speech_tokens + 1 :] = -1e4  # task / fill: never emitted
+        lm.llm_decoder.bias[speech_tokens] = end_bias
     llm_state = {
         ("llm.model." + k[len("qwen.") :] if k.startswith("qwen.") else k): v
         for k, v in lm.state_dict().items()
@@ -193,4 +280,6 @@ def write_tiny_cosyvoice(out_dir: Path, seed: int = 0, end_bias: float = 2.0) ->
                 parameter.uniform_(0.5, 1.5)
     torch.save(_with_weight_norm(hift.state_dict()), out_dir / "hift.pt")
     torch.save({TINY_SPEAKER: {"embedding": torch.randn(1, 192)}}, out_dir / SPEAKERS_FILE)
+    if onnx_stand_ins:
+        _write_onnx_stand_ins(out_dir, speech_tokens, seed)
     return out_dir

@@ -64,6 +64,20 @@ def test_greedy_speech_tokens_match(runtime: CosyVoiceRuntime, ref: dict[str, np
     assert tokens == ref["tokens_greedy"].tolist()
 
 
+def test_sampled_and_prompted_speech_tokens_match(
+    tiny_cosyvoice: LoadedCosyVoice, ref: dict[str, np.ndarray]
+) -> None:
+    """Repetition-aware sampling draws like upstream from a seeded generator; prompts prefix the LM."""
+    ids = torch.tensor(ref["text_ids"][None], dtype=torch.int32)
+    sampled = CosyVoiceRuntime(tiny_cosyvoice, greedy=False, seed=123)
+    assert list(sampled.speech_tokens(ids, _speaker(tiny_cosyvoice))) == ref["tokens_ras_seed123"].tolist()
+    greedy = CosyVoiceRuntime(tiny_cosyvoice, greedy=True)
+    assert (
+        list(greedy.speech_tokens(ids, _prompted(tiny_cosyvoice, ref)))
+        == ref["tokens_prompt_greedy"].tolist()
+    )
+
+
 def test_lm_scores_with_a_voice_prompt_match(runtime: CosyVoiceRuntime, ref: dict[str, np.ndarray]) -> None:
     """Teacher-forced scores (prompt text, prompt speech tokens, then 8 generated tokens)."""
     lm = runtime.model.lm

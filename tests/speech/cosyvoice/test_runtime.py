@@ -20,7 +20,7 @@ from ola_core.speech.cosyvoice.tiny import TINY_SPEAKER
 from ola_core.speech.selection import VoiceContext, list_voices, select_synthesizer
 from ola_core.speech.synthesizer import WatchdogSynthesizer
 
-SENTENCE = "Hello there, this is a somewhat longer sentence for the tiny voice to read aloud."
+SENTENCE = "Hello there, this is a longer test of it."  # 21 ids: greedy ends at 42 tokens, 2 chunks
 
 
 @pytest.fixture
@@ -30,10 +30,11 @@ def synthesizer(tiny_cosyvoice_dir: Path, tiny_cosyvoice: LoadedCosyVoice) -> Co
     return synth
 
 
+@pytest.mark.slow
 def test_a_sentence_streams_in_several_fixed_size_chunks(synthesizer: CosyVoiceSynthesizer) -> None:
     first = [len(c) for c in synthesizer.synthesize(SENTENCE)]
     second = [len(c) for c in synthesizer.synthesize(SENTENCE)]
-    assert len(first) >= 3
+    assert len(first) >= 2
     assert first == second  # no hop growth from one call to the next (upstream bug)
     assert first[0] == 25 * 2 * 480 - 8 * 480  # one hop of 25 tokens minus the 8 frames held back
     assert all(n == 25 * 2 * 480 for n in first[1:-1])
