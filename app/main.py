@@ -17,9 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QDialog
 
-from app import crash, theme
+from app import crash, resources, theme
 from app.devices import DeviceLists, collect
 from app.dialogs.about import AboutDialog
 from app.dialogs.settings import SettingsDialog
@@ -178,6 +179,8 @@ def run_app(argv: Sequence[str]) -> int:
     app.setApplicationName("ola-assistant")
     app.setApplicationDisplayName("Ola Assistant")
     app.setOrganizationName("Ola")
+    app.setDesktopFileName(resources.DESKTOP_ID)  # Wayland matches the window to the menu entry
+    app.setWindowIcon(QIcon(str(resources.icon_path())))
     _log_to_file()
     handler = crash.CrashHandler()
     handler.install()

@@ -71,6 +71,31 @@ def stages(trace: TurnTrace, silence_s: float, device_s: float) -> dict[str, flo
     return parts
 
 
+def barge_ins(session: HeadlessSession, count: int, synth: EspeakSynthesizer) -> list[float]:
+    """Talk over ``count`` long answers; the cancel latency of each interrupted turn (seconds)."""
+    from ola_core.assistant.audio_in import ReplayInput
+    from ola_core.events import StateChanged, TurnFinished
+
+    assert isinstance(session.input, ReplayInput)
+    interruption = load_audio(np.concatenate(list(synth.synthesize("Stop, another question."))), synth.sample_rate)
+    long_answers = dataclasses.replace(session.settings.generation, max_new_tokens=40)
+    session.assistant.apply_settings(dataclasses.replace(session.settings, generation=long_answers))
+    latencies = []
+    for _ in range(count):
+        session.assistant.reset()
+        start = session.mark()
+        session.assistant.send_text("hello there")
+        if session.wait_for(lambda e: isinstance(e, StateChanged) and e.state == "speaking", 60, after=start) is None:
+            continue
+        session.input.say(interruption)
+        done = session.wait_for(lambda e: isinstance(e, TurnFinished), 30, after=start)
+        if isinstance(done, TurnFinished) and done.outcome == "barge_in" and done.trace.cancel_latency_s is not None:
+            latencies.append(done.trace.cancel_latency_s)
+        session.wait_for(lambda e: isinstance(e, TurnFinished), 30, after=session.mark())  # the interruption's turn
+        session.assistant.wait_idle(30)
+    return latencies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,6 +103,8 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--silence-ms", type=int, default=500)
     parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument("--barge-ins", type=int, default=5, help="interruptions to time after the turns")
+    parser.add_argument("--no-device", action="store_true", help="record the answer instead of playing it")
     parser.add_argument("--json", type=Path, help="also write every turn's trace and breakdown here")
     args = parser.parse_args()
 
@@ -88,7 +115,7 @@ def main() -> int:
     question = load_audio(
         np.concatenate(list(synth.synthesize("What is on my desk right now?"))), synth.sample_rate
     )
-    play = pulse_running()
+    play = pulse_running() and not args.no_device
     settings = Settings(
         model=ModelSettings(model_dir=str(tiny.model_dir), quantization="none", device="cpu"),
         audio=AudioSettings(end_of_turn_silence_ms=args.silence_ms),
@@ -112,6 +139,7 @@ def main() -> int:
                 continue
             rows.append(stages(finished.trace, args.silence_ms / 1000, speech.output_latency))
             traces.append(finished.trace.to_dict())
+        cancels = barge_ins(session, args.barge_ins, synth)
     finally:
         session.close()
     print(
@@ -124,6 +152,11 @@ def main() -> int:
         values = sorted(row[name] * 1000 for row in rows)
         p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
         print(f"{name:<14}{statistics.median(values):>10.1f}{p90:>10.1f}{values[-1]:>10.1f}")
+    if cancels:
+        values = sorted(c * 1000 for c in cancels)
+        print(f"barge-in: sustained speech detected → generation, synthesis and playback stopped "
+              f"(trace t_cancel_requested → t_cancel_done), {len(values)} runs: "
+              f"p50 {statistics.median(values):.1f} ms, max {values[-1]:.1f} ms")
     if args.json is not None:
         args.json.write_text(
             json.dumps({"settings": dataclasses.asdict(settings), "turns": traces, "stages": rows}, indent=2)

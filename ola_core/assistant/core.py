@@ -706,8 +706,15 @@ class Assistant:
         run = self._answer
         if run is None:
             return
+        t_loop = self._clock()
         run.cancel(outcome, t)
-        self._finish(run, run.wait_outcome())
+        t_cancelled = self._clock()
+        result = run.wait_outcome()
+        log.debug(
+            "interrupt: queued %.1f ms, cancel calls %.1f ms, answer thread %.1f ms",
+            (t_loop - t) * 1000, (t_cancelled - t_loop) * 1000, (self._clock() - t_cancelled) * 1000,
+        )
+        self._finish(run, result)
 
     def _on_answer_ended(self, message: _AnswerEnded) -> None:
         if message.run is self._answer:

@@ -3,6 +3,7 @@
 Modules: ``config`` (numbers from cosyvoice2.yaml), ``loading`` (files → modules), ``lm``
 (Qwen2 text → speech tokens), ``encoder`` + ``estimator`` + ``flow`` (tokens → mel), ``hift``
 (mel → waveform), ``runtime`` (fixed-hop streaming, cancel), ``frontend`` (text rules),
+``clone`` (voice cloning from a clip, saved voices),
 ``synthesizer`` (the Synthesizer and its registry entry), ``tiny`` (random test folders).
 Import the submodules you need; this package import stays light.
 """

@@ -33,12 +33,11 @@ from torch import Tensor
 from ola_core.errors import CorruptModelFileError, MediaError, ModelFilesMissingError
 from ola_core.model.speech import kaldi_fbank
 from ola_core.processing.audio import log_mel_spectrogram
-from ola_core.speech.cosyvoice.loading import LoadedCosyVoice
+from ola_core.speech.cosyvoice.loading import CLONING_FILES, LoadedCosyVoice
 
 __all__ = ["VoiceCloner", "flow_mel", "load_voices", "save_voice"]
 
-CAMPPLUS_FILE = "campplus.onnx"
-SPEECH_TOKENIZER_FILE = "speech_tokenizer_v2.onnx"
+CAMPPLUS_FILE, SPEECH_TOKENIZER_FILE = CLONING_FILES
 MIN_SECONDS, MAX_SECONDS = 1.0, 30.0  # upstream refuses > 30 s; 3–10 s is what works best
 
 

@@ -14,7 +14,7 @@ cancel costs at most one forward step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -118,3 +118,97 @@ class SpeechTokenLM(nn.Module):
             yield token
             history.append(token)
             inputs = self.speech_embedding.weight[token].view(1, 1, -1)
+
+    @torch.inference_mode()
+    def generate_interleaved(
+        self,
+        text_pieces: Iterable[Tensor],
+        prompt_text: Tensor,
+        prompt_speech: Tensor,
+        sampler: Sampler,
+        *,
+        generator: torch.Generator | None = None,
+        max_ratio: float = 20.0,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[int]:
+        """Speech tokens while the text still arrives (CosyVoice2 "bi-streaming").
+
+        Text ids (pieces of (1, n)) and speech are interleaved as the model was trained: 5 text
+        tokens, then up to 15 speech tokens, then a *fill* token that asks for the next 5 text
+        tokens; the prompt's speech tokens are spliced in the same rhythm first. Once the text
+        ends, the rest of it and the task vector go in and decoding runs to the end token. The
+        input sequence follows upstream's ``inference_bistream`` step for step — including that,
+        after a fill, the final stage feeds the last speech token once more — so the released model
+        sees what it sees upstream. A cap of ``max_ratio`` tokens per text token (upstream has
+        none) stops a model that never ends.
+        """
+        device = self.llm_decoder.weight.device
+        table = self.qwen.get_input_embeddings()
+        text_per_round, speech_per_round = self.config.mix_ratio
+        fill = self.end_token + 2
+        pending_text = table(prompt_text.to(device).long())  # (1, n, H) text not yet fed
+        pending_speech = self.speech_embedding(prompt_speech.to(device).long())  # (1, P, H)
+        feed = self.llm_embedding.weight[0].view(1, 1, -1)  # start of sequence
+        task = self.llm_embedding.weight[1].view(1, 1, -1)
+        cache = DynamicCache(config=self.qwen.config)
+        history: list[int] = []
+        prompt_len = prompt_speech.size(1)
+        next_fill = (prompt_len // speech_per_round + 1) * speech_per_round - prompt_len
+        text_tokens = prompt_text.size(1)
+
+        def scores_for(inputs: Tensor) -> Tensor:
+            hidden = self.qwen.model(
+                inputs_embeds=inputs, past_key_values=cache, use_cache=True
+            ).last_hidden_state
+            return self.llm_decoder(hidden[0, -1]).float().log_softmax(dim=-1)
+
+        for piece in text_pieces:
+            for token_id in piece.to(device).long().view(-1):  # upstream consumes the text token by token
+                text_tokens += 1
+                pending_text = torch.cat([pending_text, table(token_id.view(1, 1))], dim=1)
+                while pending_speech.size(1) and pending_text.size(1) >= text_per_round:
+                    feed = torch.cat(
+                        [feed, pending_text[:, :text_per_round], pending_speech[:, :speech_per_round]], 1
+                    )
+                    pending_text = pending_text[:, text_per_round:]
+                    pending_speech = pending_speech[:, speech_per_round:]
+                if pending_speech.size(1):
+                    continue
+                after_fill = bool(history) and history[-1] == fill
+                if after_fill or (not history and feed.size(1) == 1):  # the model waits for text
+                    if pending_text.size(1) < text_per_round:
+                        continue
+                    words = pending_text[:, :text_per_round]
+                    feed = words if after_fill else torch.cat([feed, words], dim=1)
+                    pending_text = pending_text[:, text_per_round:]
+                while True:
+                    if should_stop():
+                        return
+                    scores = scores_for(feed)
+                    if next_fill != -1 and len(history) == next_fill:
+                        token = fill
+                        next_fill += speech_per_round + 1
+                    else:
+                        scores[self.end_token] = -float("inf")
+                        token = sampler(scores, history, generator)
+                    if token == fill:
+                        next_fill = len(history) + speech_per_round + 1
+                    history.append(token)
+                    if token == fill:
+                        break
+                    if token > self.end_token:
+                        raise ValueError(f"the speech LM produced the reserved token {token}")
+                    yield token
+                    feed = self.speech_embedding.weight[token].view(1, 1, -1)
+        feed = torch.cat([feed, pending_text, task], dim=1)
+        for _ in range(int(max_ratio * max(text_tokens, 1))):
+            if should_stop():
+                return
+            token = sampler(scores_for(feed), history, generator)
+            history.append(token)
+            if token == self.end_token:
+                return
+            if token > self.end_token:
+                raise ValueError(f"the speech LM produced the reserved token {token}")
+            yield token
+            feed = self.speech_embedding.weight[token].view(1, 1, -1)

@@ -61,6 +61,22 @@ class LoadedCosyVoice:
     dtype: torch.dtype
 
 
+CLONING_FILES = ("campplus.onnx", "speech_tokenizer_v2.onnx")
+
+
+def is_needed_file(relative_path: str) -> bool:
+    """Whether our runtime uses this file of the CosyVoice2-0.5B repository (for the downloader).
+
+    Not needed: CosyVoice-BlankEN's 1 GB of Qwen weights (llm.pt holds them all), TorchScript /
+    TensorRT / ONNX exports of the flow decoder (``flow.*.zip``, ``flow.decoder.estimator.*``),
+    vLLM exports, the READMEs and example audio.
+    """
+    name = relative_path.replace("\\", "/")
+    if name.startswith(f"{QWEN_DIR_NAME}/"):
+        return not name.endswith((".safetensors", ".bin", ".pt", ".md"))
+    return name in {*REQUIRED_FILES, SPEAKERS_FILE, *CLONING_FILES}
+
+
 def missing_files(model_dir: Path) -> list[str]:
     """Required files absent from ``model_dir`` (empty when the folder is complete)."""
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
@@ -72,7 +88,12 @@ def missing_files(model_dir: Path) -> list[str]:
 
 def _load_tensors(path: Path) -> dict[str, Any]:
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        try:  # mapped, not read: no second 2 GB copy in memory while the weights are copied over
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as error:
+            if "mmap" not in str(error):  # a file in torch's legacy (non-zip) format cannot be mapped
+                raise
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated zip, pickle with code, not a torch file at all
         raise CorruptModelFileError(
             f"{path} cannot be read ({type(error).__name__}: {error}). The file is damaged or "

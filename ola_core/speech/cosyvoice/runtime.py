@@ -2,13 +2,15 @@
 
 Streaming schedule (CosyVoice2's design, with a fixed hop): every ``hop`` (25) new speech tokens
 plus the 3 look-ahead tokens, the flow decoder re-runs on the whole token prefix in chunk-causal
-mode and the frames of the new hop are vocoded. The first hop is shortened by the prompt's length
-modulo 25 so that chunk boundaries stay where training put them. The vocoder keeps the last 8
-mel frames, their excitation and their audio back; the next chunk re-vocodes them (now with
-right context) and cross-fades over them with a Hamming window. The last chunk is everything
+mode and the frames of the new hop are vocoded. The first hop is lengthened so that prompt +
+first hop is a multiple of 25: chunk boundaries stay where training put them. The vocoder keeps
+the last 8 mel frames, their excitation and their audio back; the next chunk re-vocodes them (now
+with right context) and cross-fades over them with a Hamming window. The last chunk is everything
 left once the LM ends. Upstream doubles the hop on the model object after each chunk and never
 resets it (tts.md §0.6b); here the hop is a constant, so every call's first chunk comes after the
-same 28 tokens (0.84 s of speech).
+same 28 tokens (0.84 s of speech). Upstream decodes that last chunk with full attention; we keep
+it chunk-causal like the others, so every streamed frame equals one chunk-causal pass over the
+whole utterance. Without streaming, one full-attention pass (as upstream).
 
 One thread does everything: tokens are pulled from the LM generator and a chunk is decoded as
 soon as enough are there. A cancel is checked before every LM step and every ODE step, and
@@ -18,7 +20,7 @@ nothing outlives the generator: no worker thread, no per-request dictionary.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +32,6 @@ from ola_core.speech.cosyvoice.loading import LoadedCosyVoice
 
 __all__ = ["CosyVoiceRuntime", "VoicePrompt"]
 
-HOP_TOKENS = 25  # = the flow's training chunk (cosyvoice2.yaml chunk_size)
 MEL_CACHE_FRAMES = 8
 
 
@@ -66,6 +67,7 @@ class CosyVoiceRuntime:
         self.model = model
         self.sampler: Sampler = greedy_sampler if greedy else ras_sampler(model.config.lm)
         self.seed = seed
+        self.hop = model.config.flow.chunk_size  # 25: the flow's training chunk, so chunks stay final
         samples = MEL_CACHE_FRAMES * model.config.hift.samples_per_frame
         self._window = torch.from_numpy(np.hamming(2 * samples).astype(np.float32))
 
@@ -97,6 +99,30 @@ class CosyVoiceRuntime:
         tokens = self.speech_tokens(text_ids, voice, should_stop)
         yield from self.vocode_tokens(tokens, voice, stream=stream, should_stop=should_stop)
 
+    def synthesize_pieces(
+        self,
+        pieces: Iterable[str],
+        voice: VoicePrompt,
+        *,
+        stream: bool = True,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[np.ndarray]:
+        """Audio while the text is still being written: ``pieces`` may block until the next one comes.
+
+        Each piece is tokenized on its own (as upstream does with a text generator); the LM
+        interleaves text and speech (:meth:`SpeechTokenLM.generate_interleaved`).
+        """
+        empty = torch.zeros(1, 0, dtype=torch.int32)
+        tokens = self.model.lm.generate_interleaved(
+            (self.text_ids(piece) for piece in pieces),
+            voice.prompt_text if voice.prompt_text is not None else empty,
+            voice.prompt_tokens if voice.prompt_tokens is not None else empty,
+            self.sampler,
+            generator=torch.Generator().manual_seed(self.seed),
+            should_stop=should_stop,
+        )
+        yield from self.vocode_tokens(tokens, voice, stream=stream, should_stop=should_stop)
+
     def vocode_tokens(
         self,
         tokens: Iterator[int] | list[int],
@@ -109,13 +135,13 @@ class CosyVoiceRuntime:
         generator = torch.Generator().manual_seed(self.seed)
         lookahead = self.model.config.flow.pre_lookahead_len
         prompt_len = 0 if voice.prompt_tokens is None else voice.prompt_tokens.size(1)
-        first_hop = HOP_TOKENS + math.ceil(prompt_len / HOP_TOKENS) * HOP_TOKENS - prompt_len
+        first_hop = self.hop + math.ceil(prompt_len / self.hop) * self.hop - prompt_len
         seen: list[int] = []
         offset = 0
         cache: _VocoderCache | None = None
         for token in tokens:
             seen.append(token)
-            hop = first_hop if offset == 0 else HOP_TOKENS
+            hop = first_hop if offset == 0 else self.hop
             if not stream or len(seen) - offset < hop + lookahead:
                 continue
             audio, cache = self._chunk(

@@ -12,10 +12,12 @@ The model folder comes from the voice context, else ``OLA_COSYVOICE_DIR``, else 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +94,22 @@ class CosyVoiceSynthesizer(Synthesizer):
         if voice not in speakers:
             raise SynthesisError(f"CosyVoice has no voice {voice!r}; available: {', '.join(speakers)}.")
         return VoicePrompt.from_entry(speakers[voice])
+
+    def synthesize_pieces(self, pieces: Iterable[str], voice: str | None = None) -> Iterator[np.ndarray]:
+        """Like ``synthesize``, but the text arrives in pieces (e.g. LLM deltas) and speech starts
+        before it is complete (CosyVoice2 bi-streaming). Pieces get no text normalisation (as
+        upstream): hand over text without digits, or finished sentences through ``synthesize``."""
+        epoch = self._cancel_epoch()
+
+        def should_stop() -> bool:
+            return self._cancelled_since(epoch)
+
+        for pcm in self.runtime.synthesize_pieces(
+            pieces, self.voice_prompt(voice), stream=self.stream, should_stop=should_stop
+        ):
+            if should_stop():
+                return
+            yield pcm
 
     def clone_voice(self, name: str, samples: np.ndarray, sample_rate: int, transcript: str) -> None:
         """Clone a voice from a 3–10 s mono clip and what it says; saved under ``name`` for later runs."""
@@ -175,7 +193,9 @@ def use_tiny_model(folder: Path | None = None) -> Path:
     """Point this process's CosyVoice entry at a tiny random folder on the CPU (bench ``--tiny``)."""
     from ola_core.speech.cosyvoice.tiny import write_tiny_cosyvoice
 
-    folder = folder or Path(tempfile.mkdtemp(prefix="ola-tiny-cosyvoice-"))
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="ola-tiny-cosyvoice-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     write_tiny_cosyvoice(folder, onnx_stand_ins=False)  # no cloning in the bench
     os.environ[DIR_VARIABLE] = str(folder)
     os.environ[DEVICE_VARIABLE] = "cpu"

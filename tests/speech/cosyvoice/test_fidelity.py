@@ -144,3 +144,21 @@ def test_streamed_chunks_match(runtime: CosyVoiceRuntime, ref: dict[str, np.ndar
     chunks = list(runtime.vocode_tokens(tokens, voice, stream=True))
     assert [len(c) for c in chunks] == ref[f"{name}_lengths"].tolist()
     _close(np.concatenate(chunks), ref[f"{name}_seed7"], atol=2e-3)
+
+
+@pytest.mark.parametrize("prompted", [False, True])
+def test_interleaved_text_streaming_tokens_match(
+    runtime: CosyVoiceRuntime, ref: dict[str, np.ndarray], prompted: bool
+) -> None:
+    """Bi-streaming: text pieces in, fill tokens every 15 speech tokens, prompt spliced 5:15."""
+    model = runtime.model
+    voice = _prompted(model, ref) if prompted else _speaker(model)
+    empty = torch.zeros(1, 0, dtype=torch.int32)
+    tokens = model.lm.generate_interleaved(
+        (runtime.text_ids(str(piece)) for piece in ref["bistream_pieces"]),
+        voice.prompt_text if voice.prompt_text is not None else empty,
+        voice.prompt_tokens if voice.prompt_tokens is not None else empty,
+        runtime.sampler,
+    )
+    key = "tokens_bistream_prompt_greedy" if prompted else "tokens_bistream_greedy"
+    assert list(tokens) == ref[key].tolist()

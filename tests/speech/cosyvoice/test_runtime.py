@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 
 from ola_core.errors import CorruptModelFileError, ModelFilesMissingError, SynthesisError
 from ola_core.speech.cosyvoice.frontend import chinese_number, english_number, normalize_text
-from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice
+from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, is_needed_file, load_cosyvoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
 from ola_core.speech.cosyvoice.synthesizer import CosyVoiceSynthesizer
 from ola_core.speech.cosyvoice.tiny import TINY_SPEAKER
@@ -126,3 +127,92 @@ def test_text_rules() -> None:
     ]
     assert normalize_text("我有3个苹果.") == ["我有三个苹果。"]
     assert normalize_text("   ") == []
+
+
+def test_weight_files_in_torch_legacy_format_load(tiny_cosyvoice_dir: Path, tmp_path: Path) -> None:
+    """Old releases were saved without the zip container (cannot be memory-mapped); they still load."""
+    folder = tmp_path / "legacy"
+    shutil.copytree(tiny_cosyvoice_dir, folder)
+    state = torch.load(folder / "hift.pt", weights_only=True)
+    torch.save(state, folder / "hift.pt", _use_new_zipfile_serialization=False)
+    loaded = load_cosyvoice(folder)
+    assert torch.equal(loaded.hift.conv_post.bias, state["conv_post.bias"])
+
+
+def test_streamed_mel_chunks_are_the_whole_chunk_causal_mel(
+    tiny_cosyvoice: LoadedCosyVoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each hop's new frames equal those of one chunk-causal pass over all tokens: the decoder
+    never emits a frame that later tokens would have changed."""
+    runtime = CosyVoiceRuntime(tiny_cosyvoice, greedy=True)
+    voice = VoicePrompt.from_entry(tiny_cosyvoice.speakers[TINY_SPEAKER])
+    tokens = list(runtime.speech_tokens(runtime.text_ids(SENTENCE), voice))
+    vocoded: list[torch.Tensor] = []
+    vocoder = tiny_cosyvoice.hift
+
+    def recording(mel: torch.Tensor, *args: object) -> tuple[torch.Tensor, torch.Tensor]:
+        vocoded.append(mel)
+        return vocoder(mel, *args)
+
+    monkeypatch.setattr(runtime.model, "hift", recording)
+    chunks = list(runtime.vocode_tokens(tokens, voice, stream=True))
+    assert len(chunks) == len(vocoded) >= 2
+    new_frames = torch.cat([vocoded[0]] + [mel[:, :, 8:] for mel in vocoded[1:]], dim=2)  # 8 cached frames
+    whole = tiny_cosyvoice.flow.mel(
+        torch.tensor([tokens]), torch.zeros(1, 0, dtype=torch.int32), torch.zeros(1, 0, 80), voice.embedding,
+        streaming=True, finalize=True,
+    )  # fmt: skip
+    assert whole is not None
+    torch.testing.assert_close(new_frames, whole, atol=1e-4, rtol=1e-4)
+
+
+def test_text_pieces_start_speaking_before_the_text_is_complete(synthesizer: CosyVoiceSynthesizer) -> None:
+    """Bi-streaming: the first chunk comes while the piece generator is still producing."""
+    handed_out: list[str] = []
+    first_chunk_after: list[int] = []
+
+    def pieces() -> Iterator[str]:
+        for piece in [
+            "Hello ",
+            "there, ",
+            "how are ",
+            "you today? ",
+            "Fine, thanks, and you? ",
+            "Great. ",
+        ] * 3:
+            handed_out.append(piece)
+            yield piece
+
+    chunks = []
+    for pcm in synthesizer.synthesize_pieces(pieces()):
+        if not chunks:
+            first_chunk_after.append(len(handed_out))
+        chunks.append(pcm)
+    assert len(chunks) >= 2 and first_chunk_after[0] < len(handed_out) == 18
+
+
+def test_download_list_skips_what_the_runtime_never_reads() -> None:
+    needed = [
+        "cosyvoice2.yaml", "llm.pt", "flow.pt", "hift.pt", "campplus.onnx", "speech_tokenizer_v2.onnx",
+        "spk2info.pt", "CosyVoice-BlankEN/config.json", "CosyVoice-BlankEN/vocab.json",
+        "CosyVoice-BlankEN/merges.txt", "CosyVoice-BlankEN/tokenizer_config.json",
+    ]  # fmt: skip
+    unused = [
+        "CosyVoice-BlankEN/model.safetensors", "flow.decoder.estimator.fp32.onnx", "flow.encoder.fp16.zip",
+        "README.md", "asset/dingding.png",
+    ]  # fmt: skip
+    assert all(is_needed_file(name) for name in needed)
+    assert not any(is_needed_file(name) for name in unused)
+
+
+def test_the_speech_pipeline_speaks_an_answer_with_it(synthesizer: CosyVoiceSynthesizer) -> None:
+    """Through the speech part's pipeline and watchdog, as the assistant uses any voice."""
+    from ola_core.speech.pipeline import SpeechPipeline
+
+    pipeline = SpeechPipeline(WatchdogSynthesizer(synthesizer, first_chunk_timeout=60), None)
+    try:
+        rendered = pipeline.render("Hello there. It costs 12 dollars.")
+    finally:
+        pipeline.close()
+    assert rendered.sample_rate == 24_000 and len(rendered.sentences) == 2
+    assert rendered.seconds > 0.5 and np.isfinite(rendered.pcm).all()
