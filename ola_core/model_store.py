@@ -50,7 +50,7 @@ COSYVOICE_REPO = "FunAudioLLM/CosyVoice2-0.5B"
 WHISPER_FILE = "large-v3.pt"
 BEATS_FILE = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
 SPEECH_ENCODER_FILES = (WHISPER_FILE, BEATS_FILE)
-COSYVOICE_FILES = ("cosyvoice2.yaml", "llm.pt", "flow.pt", "hift.pt")
+COSYVOICE_CONFIG = "cosyvoice2.yaml"  # its presence marks a CosyVoice2 snapshot in the HF cache
 TEST_MODEL_MARKER = "OLA_INTERFACE_TEST_MODEL.txt"
 TEST_MODEL_LABEL = "Interface-test model (tiny, random weights — answers are gibberish)"
 
@@ -121,7 +121,9 @@ def _has_speech_encoders(path: Path) -> bool:
 
 
 def _has_cosyvoice(path: Path) -> bool:
-    return all((path / name).is_file() for name in COSYVOICE_FILES)
+    from ola_core.speech.cosyvoice.loading import missing_files  # torch: only when asked
+
+    return path.is_dir() and not missing_files(path)
 
 
 def is_test_model(path: Path) -> bool:
@@ -160,7 +162,7 @@ def find_in_hf_cache(cache_dir: Path | None = None) -> ModelFiles | None:
     speech = _cached_snapshot(SPEECH_ENCODERS_REPO, WHISPER_FILE, cache_dir)
     if ola is None or speech is None or ola_dir_problems(ola) or not _has_speech_encoders(speech):
         return None
-    cosy = _cached_snapshot(COSYVOICE_REPO, COSYVOICE_FILES[0], cache_dir)
+    cosy = _cached_snapshot(COSYVOICE_REPO, COSYVOICE_CONFIG, cache_dir)
     return ModelFiles(
         ola_dir=ola,
         speech_encoders_dir=speech,
@@ -328,6 +330,13 @@ class DownloadProgress:
         return max(0.0, (self.total_bytes - self.done_bytes) / self.bytes_per_s)
 
 
+def cosyvoice_needs(name: str) -> bool:
+    """Whether our CosyVoice runtime reads this file of its repository (≈1 GB of it it does not)."""
+    from ola_core.speech.cosyvoice.loading import is_needed_file  # torch: only when asked
+
+    return is_needed_file(name)
+
+
 def wanted_files(repo_id: str, names: Iterable[tuple[str, int]]) -> list[RemoteFile]:
     """The files of ``repo_id`` the app needs, from the hub's listing ``(path, size)``."""
     out = []
@@ -336,7 +345,7 @@ def wanted_files(repo_id: str, names: Iterable[tuple[str, int]]) -> list[RemoteF
             continue
         if repo_id == SPEECH_ENCODERS_REPO and name not in SPEECH_ENCODER_FILES:
             continue
-        if repo_id == COSYVOICE_REPO and name.endswith((".md", ".gitattributes")):
+        if repo_id == COSYVOICE_REPO and not cosyvoice_needs(name):
             continue
         out.append(RemoteFile(repo_id, name, size))
     return out

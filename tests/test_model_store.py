@@ -227,3 +227,31 @@ def test_download_command_end_to_end(hub: FakeHub, capsys: pytest.CaptureFixture
     assert "Ola-7B:" in out and str(hub.cache) in out
     assert "100.0%" in err and "[9/9]" in err  # the last progress line
     assert "CPU" in err or "GB" in err  # the hardware advice comes first
+
+
+def test_cosyvoice_download_skips_what_our_runtime_never_reads() -> None:
+    listing = [
+        ("cosyvoice2.yaml", 1),
+        ("llm.pt", 1),
+        ("flow.pt", 1),
+        ("hift.pt", 1),
+        ("campplus.onnx", 1),
+        ("speech_tokenizer_v2.onnx", 1),
+        ("CosyVoice-BlankEN/config.json", 1),
+        ("CosyVoice-BlankEN/tokenizer_config.json", 1),
+        ("CosyVoice-BlankEN/model.safetensors", 10**9),
+        ("flow.decoder.estimator.fp32.onnx", 1),
+        ("flow.encoder.fp32.zip", 1),
+        ("README.md", 1),
+    ]
+    wanted = {f.filename for f in model_store.wanted_files(model_store.COSYVOICE_REPO, listing)}
+    assert wanted == {
+        "cosyvoice2.yaml",
+        "llm.pt",
+        "flow.pt",
+        "hift.pt",
+        "campplus.onnx",
+        "speech_tokenizer_v2.onnx",
+        "CosyVoice-BlankEN/config.json",
+        "CosyVoice-BlankEN/tokenizer_config.json",
+    }
