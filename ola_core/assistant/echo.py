@@ -37,7 +37,8 @@ from ola_core.settings import EchoMode
 log = logging.getLogger(__name__)
 
 FRAME = SAMPLE_RATE // 100  # the WebRTC module works on 10 ms frames: 160 samples at 16 kHz
-REFERENCE_MARGIN_S = 0.1  # while our voice plays, a mic frame waits for the reference this far past it
+REFERENCE_MARGIN_S = 0.1  # while our voice plays, a mic frame waits for the reference this far past it …
+NEAR_HOLD_MAX_S = 0.03  # … but never longer than this (barge-in latency); a late reference = a leak, caught below
 REFERENCE_STALL_S = 0.15  # no reference for this long (wall clock): the player stopped, stop waiting
 GATE_TAIL_S = 0.3  # room reverberation after our audio stops
 GATE_MARGIN_DB = 3.0  # a barge-in voice must be this much louder than our playback
@@ -96,7 +97,7 @@ class EchoGuard:
         self._ref_until = -np.inf  # DAC time just after the last reference sample received
         self._ref_arrival = -np.inf  # wall time the last reference block arrived
         self._resamplers: dict[int, soxr.ResampleStream] = {}
-        self._near: deque[tuple[float, np.ndarray]] = deque()  # (capture time of its end, 10 ms frame)
+        self._near: deque[tuple[float, np.ndarray, float]] = deque()  # (capture time of its end, frame, arrival)
         self._near_partial = np.zeros(0, np.int16)
         self._near_history: deque[np.ndarray] = deque(maxlen=HISTORY_FRAMES)  # raw mic, as processed
         self._far_history: deque[np.ndarray] = deque(maxlen=2 * HISTORY_FRAMES)  # reference, as consumed
@@ -181,13 +182,13 @@ class EchoGuard:
         self._near_partial = buf[n * FRAME :].copy()
         t_buf = t_end - len(buf) / SAMPLE_RATE  # capture time of buf[0]
         for i in range(n):
-            self._near.append((t_buf + (i + 1) * FRAME / SAMPLE_RATE, buf[i * FRAME : (i + 1) * FRAME]))
+            self._near.append((t_buf + (i + 1) * FRAME / SAMPLE_RATE, buf[i * FRAME : (i + 1) * FRAME], now))
         audible = self._audible_db(now)
         with self._lock:
             stalled = now - self._ref_arrival > REFERENCE_STALL_S
             ready_until = np.inf if audible is None or stalled else self._ref_until - REFERENCE_MARGIN_S
         out: list[np.ndarray] = []
-        while self._near and self._near[0][0] <= ready_until:
+        while self._near and (self._near[0][0] <= ready_until or self._near[0][2] <= now - NEAR_HOLD_MAX_S):
             frame = self._near.popleft()[1]
             self._near_history.append(frame)
             out.append(self._cancel(frame) if self._aec is not None else self._gate(frame, audible))
@@ -247,5 +248,7 @@ class EchoGuard:
         near_norm = np.sqrt(np.dot(near, near))
         if near_norm == 0:
             return None
-        ncc = np.abs(corr) / np.maximum(far_norm * near_norm, 1e-9)
-        return float(ncc.max())
+        audible = far_norm > np.sqrt(len(near)) * 32768 * 10 ** (AUDIBLE_DBFS / 20)  # silent stretches: no echo
+        if not audible.any():
+            return None
+        return float((np.abs(corr[audible]) / (far_norm[audible] * near_norm)).max())
