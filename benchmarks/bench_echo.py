@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ola_core.processing.audio import load_audio  # noqa: E402
-from ola_core.speech.espeak_voice import EspeakSynthesizer  # noqa: E402
+from ola_core.processing.audio import load_audio
+from ola_core.speech.espeak_voice import EspeakSynthesizer
 
 FRAME = 160  # 10 ms at 16 kHz
 
@@ -75,7 +75,10 @@ def _pyaec() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     def run(near: np.ndarray, far: np.ndarray) -> np.ndarray:
         aec = Aec(FRAME, 1600, 16000, True)
         out = [
-            np.array(aec.cancel_echo(_i16(near[i : i + FRAME]).tolist(), _i16(far[i : i + FRAME]).tolist()), np.int16)
+            np.array(
+                aec.cancel_echo(_i16(near[i : i + FRAME]).tolist(), _i16(far[i : i + FRAME]).tolist()),
+                np.int16,
+            )
             for i in range(0, len(near) - FRAME + 1, FRAME)
         ]
         return np.concatenate(out).astype(np.float32) / 32768
@@ -84,7 +87,9 @@ def _pyaec() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
 
 
 def main() -> int:
-    far = _voice("Hello, I am your local assistant. The weather today looks fine, and I can see a cup on your desk.")
+    far = _voice(
+        "Hello, I am your local assistant. The weather today looks fine, and I can see a cup on your desk."
+    )
     far = np.concatenate([far, far])
     second = _voice("Wait, stop, I have another question about the picture on the screen.", "en+f3")
     candidates: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {}

@@ -77,7 +77,9 @@ def barge_ins(session: HeadlessSession, count: int, synth: EspeakSynthesizer) ->
     from ola_core.events import StateChanged, TurnFinished
 
     assert isinstance(session.input, ReplayInput)
-    interruption = load_audio(np.concatenate(list(synth.synthesize("Stop, another question."))), synth.sample_rate)
+    interruption = load_audio(
+        np.concatenate(list(synth.synthesize("Stop, another question."))), synth.sample_rate
+    )
     long_answers = dataclasses.replace(session.settings.generation, max_new_tokens=40)
     session.assistant.apply_settings(dataclasses.replace(session.settings, generation=long_answers))
     latencies = []
@@ -85,13 +87,22 @@ def barge_ins(session: HeadlessSession, count: int, synth: EspeakSynthesizer) ->
         session.assistant.reset()
         start = session.mark()
         session.assistant.send_text("hello there")
-        if session.wait_for(lambda e: isinstance(e, StateChanged) and e.state == "speaking", 60, after=start) is None:
+        if (
+            session.wait_for(lambda e: isinstance(e, StateChanged) and e.state == "speaking", 60, after=start)
+            is None
+        ):
             continue
         session.input.say(interruption)
         done = session.wait_for(lambda e: isinstance(e, TurnFinished), 30, after=start)
-        if isinstance(done, TurnFinished) and done.outcome == "barge_in" and done.trace.cancel_latency_s is not None:
+        if (
+            isinstance(done, TurnFinished)
+            and done.outcome == "barge_in"
+            and done.trace.cancel_latency_s is not None
+        ):
             latencies.append(done.trace.cancel_latency_s)
-        session.wait_for(lambda e: isinstance(e, TurnFinished), 30, after=session.mark())  # the interruption's turn
+        session.wait_for(
+            lambda e: isinstance(e, TurnFinished), 30, after=session.mark()
+        )  # the interruption's turn
         session.assistant.wait_idle(30)
     return latencies
 
@@ -148,15 +159,17 @@ def main() -> int:
     )
     print(f"{len(rows)} turns, silence setting {args.silence_ms} ms, tiny model fp32 CPU, espeak-ng voice")
     print(f"{'stage':<14}{'p50 ms':>10}{'p90 ms':>10}{'max ms':>10}")
-    for name in STAGES:
+    for name in STAGES if rows else ():
         values = sorted(row[name] * 1000 for row in rows)
         p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
         print(f"{name:<14}{statistics.median(values):>10.1f}{p90:>10.1f}{values[-1]:>10.1f}")
     if cancels:
         values = sorted(c * 1000 for c in cancels)
-        print(f"barge-in: sustained speech detected → generation, synthesis and playback stopped "
-              f"(trace t_cancel_requested → t_cancel_done), {len(values)} runs: "
-              f"p50 {statistics.median(values):.1f} ms, max {values[-1]:.1f} ms")
+        print(
+            f"barge-in: sustained speech detected → generation, synthesis and playback stopped "
+            f"(trace t_cancel_requested → t_cancel_done), {len(values)} runs: "
+            f"p50 {statistics.median(values):.1f} ms, max {values[-1]:.1f} ms"
+        )
     if args.json is not None:
         args.json.write_text(
             json.dumps({"settings": dataclasses.asdict(settings), "turns": traces, "stages": rows}, indent=2)

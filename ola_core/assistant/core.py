@@ -712,7 +712,9 @@ class Assistant:
         result = run.wait_outcome()
         log.debug(
             "interrupt: queued %.1f ms, cancel calls %.1f ms, answer thread %.1f ms",
-            (t_loop - t) * 1000, (t_cancelled - t_loop) * 1000, (self._clock() - t_cancelled) * 1000,
+            (t_loop - t) * 1000,
+            (t_cancelled - t_loop) * 1000,
+            (self._clock() - t_cancelled) * 1000,
         )
         self._finish(run, result)
 

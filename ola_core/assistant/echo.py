@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 FRAME = SAMPLE_RATE // 100  # the WebRTC module works on 10 ms frames: 160 samples at 16 kHz
 REFERENCE_MARGIN_S = 0.1  # while our voice plays, a mic frame waits for the reference this far past it …
-NEAR_HOLD_MAX_S = 0.03  # … but never longer than this (barge-in latency); a late reference = a leak, caught below
+NEAR_HOLD_MAX_S = (
+    0.03  # … but never longer than this (barge-in latency); a late reference = a leak, caught below
+)
 REFERENCE_STALL_S = 0.15  # no reference for this long (wall clock): the player stopped, stop waiting
 GATE_TAIL_S = 0.3  # room reverberation after our audio stops
 GATE_MARGIN_DB = 3.0  # a barge-in voice must be this much louder than our playback
@@ -73,10 +75,12 @@ class EchoGuard:
     (PulseAudio did: the echo reached the microphone up to 100 ms "before" the player's
     estimated DAC time). So the reference is fed in arrival order, and while our voice is
     audible a microphone frame captured at ``t`` waits until the reference reaches
-    ``t + REFERENCE_MARGIN_S`` (or stops coming). Measured on the virtual loopback
-    (benchmarks/RESULTS.md): without waiting, ERLE fell below 10 dB in 18 of 31 windows of
-    0.3 s; waiting ≥ 20 ms kept it ≥ 30 dB (median 73 dB). Outside playback frames pass at
-    once, so the endpointing of a question is never delayed.
+    ``t + REFERENCE_MARGIN_S``, at most :data:`NEAR_HOLD_MAX_S` (barge-in must stay quick).
+    Measured on the virtual loopback (benchmarks/RESULTS.md): without waiting, ERLE fell below
+    10 dB in 18 of 31 windows of 0.3 s; waiting ≥ 20 ms kept it ≥ 30 dB (median 73 dB). When the
+    CPU is starved the reference can still come late and some echo leaks: :meth:`echo_likeness`
+    then keeps it from counting as a barge-in. Outside playback frames pass at once, so the
+    endpointing of a question is never delayed.
     """
 
     def __init__(
@@ -97,7 +101,9 @@ class EchoGuard:
         self._ref_until = -np.inf  # DAC time just after the last reference sample received
         self._ref_arrival = -np.inf  # wall time the last reference block arrived
         self._resamplers: dict[int, soxr.ResampleStream] = {}
-        self._near: deque[tuple[float, np.ndarray, float]] = deque()  # (capture time of its end, frame, arrival)
+        self._near: deque[tuple[float, np.ndarray, float]] = (
+            deque()
+        )  # (capture time of its end, frame, arrival)
         self._near_partial = np.zeros(0, np.int16)
         self._near_history: deque[np.ndarray] = deque(maxlen=HISTORY_FRAMES)  # raw mic, as processed
         self._far_history: deque[np.ndarray] = deque(maxlen=2 * HISTORY_FRAMES)  # reference, as consumed
@@ -248,7 +254,9 @@ class EchoGuard:
         near_norm = np.sqrt(np.dot(near, near))
         if near_norm == 0:
             return None
-        audible = far_norm > np.sqrt(len(near)) * 32768 * 10 ** (AUDIBLE_DBFS / 20)  # silent stretches: no echo
+        audible = far_norm > np.sqrt(len(near)) * 32768 * 10 ** (
+            AUDIBLE_DBFS / 20
+        )  # silent stretches: no echo
         if not audible.any():
             return None
         return float((np.abs(corr[audible]) / (far_norm[audible] * near_norm)).max())
