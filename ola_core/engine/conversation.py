@@ -71,6 +71,11 @@ class Prefill:
     dropped_turns: int = 0
 
 
+# After the context overflows, the rebuilt conversation fills at most this much less than the
+# limit, so that the following turns extend the cache instead of rebuilding it every time.
+OVERFLOW_HEADROOM = 0.25
+
+
 class Conversation:
     """The exchanges so far and the KV cache built from them (None: rebuild on the next turn)."""
 
@@ -117,14 +122,18 @@ class Conversation:
 
         Raises :class:`GenerationError` when the new turn alone does not fit.
         """
+        target = limit
         if reuse and self.cache is not None and self.exchanges:
             inputs = self.continuation(tokenizer, new)
             if self.cache_len + sequence_length(inputs) + reserve <= limit:
                 return Prefill(inputs, rebuild=False, exchanges=self.exchanges)
+            # The cache overflowed: leave room for the next turns too, or every later turn would
+            # overflow again and re-prefill the whole conversation.
+            target = int(limit * (1.0 - OVERFLOW_HEADROOM))
         kept = [replace(e) for e in self.exchanges]
         dropped_media = dropped_turns = 0
         inputs = self.full_prompt(tokenizer, new, kept)
-        while sequence_length(inputs) + reserve > limit:
+        while sequence_length(inputs) + reserve > target:
             with_media = [i for i, e in enumerate(kept) if has_media(e.user)]
             if with_media:
                 oldest = kept[with_media[0]]
@@ -133,6 +142,8 @@ class Conversation:
             elif kept:
                 kept.pop(0)
                 dropped_turns += 1
+            elif sequence_length(inputs) + reserve <= limit:
+                break  # the new turn alone is over the headroom target but fits the model
             else:
                 raise GenerationError(
                     f"This turn needs {sequence_length(inputs)} tokens plus {reserve} for the answer, more "

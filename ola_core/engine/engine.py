@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -260,6 +260,19 @@ class OlaEngine:
             self._conversation = Conversation()
         if self._loaded is not None:
             free_memory(self._loaded.device)
+
+    def mark_interrupted(self) -> None:
+        """The user cut the last answer short after it was generated (e.g. by talking over its
+        playback): the next turn tells the model so, as for an answer whose generation was cancelled.
+        No-op while a turn runs (a cancelled turn marks its own answer) or before any answer."""
+        if not self._turn_lock.acquire(blocking=False):
+            return
+        try:
+            exchanges = self._conversation.exchanges
+            if exchanges:
+                exchanges[-1].answer = replace(exchanges[-1].answer, interrupted=True)
+        finally:
+            self._turn_lock.release()
 
     def cancel(self) -> None:
         """Stop the running turn before its next decode step or prefill chunk (from any thread); no-op when idle."""

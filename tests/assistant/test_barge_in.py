@@ -62,6 +62,7 @@ def test_speech_over_the_answer_interrupts_it_and_becomes_the_next_turn(talky: H
     # The interrupted answer stays in the conversation (the model sees it in the next turn's context).
     history = talky.components.engine.history  # type: ignore[attr-defined]
     assert history[0].answer and finished.text.startswith(history[0].answer[:8])
+    assert history[0].interrupted  # cut short while it was being spoken: the model is told so
 
 
 def test_stop_silences_the_answer_without_a_new_turn(talky: HeadlessSession) -> None:

@@ -14,7 +14,7 @@ from ola_core.engine.conversation import DROPPED_MEDIA_NOTE, Conversation, Excha
 from ola_core.engine.memory import kv_bytes_per_token
 from ola_core.errors import GenerationError
 from ola_core.model.loading import LoadedOla
-from ola_core.processing.prompt import AssistantMessage, UserMessage, sequence_length
+from ola_core.processing.prompt import INTERRUPTED_NOTE, AssistantMessage, UserMessage, sequence_length
 from tests.engine.conftest import GREEDY, tone
 
 
@@ -108,6 +108,17 @@ def test_context_overflow_drops_oldest_media_then_oldest_turns(loaded: LoadedOla
     assert stats.reused_cache and stats.token_ids == twin.generate(follow_up).token_ids
 
 
+def test_after_an_overflow_the_next_turns_extend_the_cache_again(loaded: LoadedOla, image_file: Path) -> None:
+    """A rebuild leaves headroom: the turns after an overflow do not each re-prefill everything."""
+    engine = tiny_budget_engine(loaded, 520)
+    for i in range(3):
+        stats = engine.generate(Turn(text=f"Picture {i}.", images=(image_file,)))
+    assert not stats.reused_cache  # the third picture overflowed and rebuilt the conversation
+    assert engine.context_tokens <= 0.75 * engine.max_context_tokens + 8  # + the answer
+    follow_ups = [engine.generate(Turn(text=f"And the colour {i}?")) for i in range(3)]
+    assert all(s.reused_cache for s in follow_ups)
+
+
 def test_a_turn_that_alone_does_not_fit_is_refused_and_the_engine_goes_on(
     loaded: LoadedOla, image_file: Path
 ) -> None:
@@ -189,3 +200,17 @@ def test_reset_starts_a_new_conversation(engine: OlaEngine) -> None:
     assert engine.history == () and engine.context_tokens == 0
     stats = engine.generate(Turn(text="Hello."))
     assert not stats.reused_cache
+
+
+def test_an_answer_cut_short_during_playback_is_marked_for_the_next_turn(loaded: LoadedOla) -> None:
+    engine = OlaEngine.from_loaded(loaded, settings=GenerationSettings(greedy=True, max_new_tokens=8))
+    engine.generate(Turn(text="Tell me a long story."))
+    assert not engine.history[0].interrupted
+    engine.mark_interrupted()  # the user talked over its playback, after generation had finished
+    assert engine.history[0].interrupted
+    tokenizer = loaded.tokenizer
+    note = tokenizer.encode(INTERRUPTED_NOTE, add_special_tokens=False)
+    ids = engine._conversation.continuation(tokenizer, UserMessage(text="Stop. Something else.")).input_ids
+    assert any(ids[i : i + len(note)] == note for i in range(len(ids)))
+    stats = engine.generate(Turn(text="Stop. Something else."))
+    assert stats.reused_cache and stats.stop_reason in ("eos", "max_new_tokens")
