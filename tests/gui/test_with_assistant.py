@@ -182,12 +182,12 @@ def test_dropped_image_is_attached_and_a_corrupt_file_gives_a_banner(
     assert _finished(session, start)[0].outcome == "completed"
     assert window.conversation.messages[-2].attachments == ["desk.png"]
 
-    # A corrupt image (right name, broken bytes): the turn fails with a banner; the app lives on.
+    # A corrupt image (right name, broken bytes): refused when attached (the assistant decodes
+    # attachments at once), with a banner; the app lives on.
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    _drop(window, broken)
     start = session.mark()
-    window.send_text("And this one?")
+    _drop(window, broken)
     qtbot.waitUntil(lambda: any(isinstance(e, ErrorRaised) for e in session.events[start:]), timeout=60000)
     qtbot.waitUntil(
         lambda: any("broken.png" in b.label.text() for b in window.banners.banners()), timeout=5000
