@@ -66,3 +66,47 @@ def feed(post, events: Sequence[ev.AssistantEvent], pace_s: float = 0.0) -> thre
 def answer_events(turn_id: int, text: str, chunk: int = 6) -> Iterator[ev.AssistantTextDelta]:
     for k in range(0, len(text), chunk):
         yield ev.AssistantTextDelta(turn_id, text[k : k + chunk], time.monotonic())
+
+
+class StallMeter:
+    """Ticks every 5 ms on the GUI thread and records, per tick, the wall-clock gap and the GUI
+    thread's own CPU time since the previous tick (the work the window did at once).
+
+    Long-lived objects are frozen out of the garbage collector first, as the app does after
+    start-up and after loading a model.
+    """
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        from app.main import freeze_long_lived_objects
+
+        freeze_long_lived_objects()
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self._last = (time.perf_counter(), time.thread_time())
+        self._timer = QTimer()
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = (time.perf_counter(), time.thread_time())
+        self.wall.append(now[0] - self._last[0])
+        self.cpu.append(now[1] - self._last[1])
+        self._last = now
+
+    def start(self) -> None:
+        self._last = (time.perf_counter(), time.thread_time())
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def report(self, what: str) -> tuple[float, float]:
+        """(max CPU per tick, max wall gap) in seconds, the first tick excluded; printed too."""
+        cpu, wall = max(self.cpu[1:]), max(self.wall[1:])
+        print(
+            f"GUI thread {what}: max CPU per tick {cpu * 1000:.1f} ms, "
+            f"max wall gap {wall * 1000:.1f} ms over {len(self.wall)} ticks"
+        )
+        return cpu, wall

@@ -7,17 +7,16 @@ control sends. (tests/gui/test_with_assistant.py runs the same window on the rea
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from ola_core import events as ev
-from tests.gui.helpers import answer_events, feed, frames, trace
+from tests.gui.helpers import StallMeter, answer_events, feed, frames, trace
 
 ANSWER = (
     "Here is what I see:\n\n- a **yellow** square moving right\n- a blue background\n\n"
@@ -227,26 +226,11 @@ def test_event_loop_never_stalls_while_an_answer_streams(window, qtbot) -> None:
     window does at once. Wall-clock gaps also include the OS giving the CPU to other processes
     (this VM's 2 cores are shared), so they get a generous bound and are printed.
     """
-    from app.main import freeze_long_lived_objects
-
-    freeze_long_lived_objects()  # as the app does after start-up and after loading a model
-    wall: list[float] = []
-    cpu: list[float] = []
-    last = [time.perf_counter(), time.thread_time()]
-
-    def tick() -> None:
-        now, now_cpu = time.perf_counter(), time.thread_time()
-        wall.append(now - last[0])
-        cpu.append(now_cpu - last[1])
-        last[:] = [now, now_cpu]
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
+    meter = StallMeter()
     text = (ANSWER + "\n\n") * 40  # ~7 kB of markdown, rendered as it grows
     events = [ev.UserTurnCaptured(1, "text", "Go", 0.0, ()), *answer_events(1, text, 5)]
     events += [ev.InputLevel(-30.0, -20.0, 0.0)] * 300
-    timer.start()
+    meter.start()
     thread = feed(window.bridge.post, events, pace_s=0.001)
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=20000)
     qtbot.waitUntil(
@@ -254,13 +238,10 @@ def test_event_loop_never_stalls_while_an_answer_streams(window, qtbot) -> None:
         timeout=5000,
     )
     qtbot.wait(200)
-    timer.stop()
-    print(
-        f"GUI thread while streaming: max CPU per tick {max(cpu[1:]) * 1000:.1f} ms, "
-        f"max wall gap {max(wall[1:]) * 1000:.1f} ms over {len(wall)} ticks"
-    )
-    assert max(cpu[1:]) < 0.050
-    assert max(wall[1:]) < 0.5
+    meter.stop()
+    cpu, wall = meter.report("while streaming")
+    assert cpu < 0.050
+    assert wall < 0.5
 
 
 def test_keyboard_and_buttons_send_assistant_commands(window, qtbot) -> None:  # type: ignore[no-untyped-def]

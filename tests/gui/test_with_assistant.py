@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -21,6 +20,7 @@ from ola_core.assistant.headless import HeadlessSession
 from ola_core.events import AttachmentsChanged, ErrorRaised, TurnFinished
 from ola_core.settings import GenerationSettings
 from tests.assistant.conftest import fast_settings, make_session, speak
+from tests.gui.helpers import StallMeter
 
 
 def _session(
@@ -211,34 +211,16 @@ def test_gui_stays_responsive_during_a_real_turn(
     qtbot.addWidget(window)
     window.show()
     try:
-        from app.main import freeze_long_lived_objects
-
-        freeze_long_lived_objects()  # as the app does once the model has loaded
-        wall: list[float] = []
-        cpu: list[float] = []
-        last = [time.perf_counter(), time.thread_time()]
-
-        def tick() -> None:
-            now, now_cpu = time.perf_counter(), time.thread_time()
-            wall.append(now - last[0])
-            cpu.append(now_cpu - last[1])
-            last[:] = [now, now_cpu]
-
-        timer = QTimer()
-        timer.setInterval(5)
-        timer.timeout.connect(tick)
+        meter = StallMeter()
         start = session.mark()
-        timer.start()
+        meter.start()
         window.send_text("Write a long answer please")
         qtbot.waitUntil(lambda: bool(_finished(session, start)), timeout=90000)
-        timer.stop()
+        meter.stop()
         assert _finished(session, start)[0].trace.new_tokens > 20
-        print(
-            f"GUI thread during a real tiny-model turn: max CPU per tick {max(cpu[1:]) * 1000:.1f} ms, "
-            f"max wall gap {max(wall[1:]) * 1000:.1f} ms over {len(wall)} ticks"
-        )
-        assert max(cpu[1:]) < 0.050  # see test_window.py: CPU of the GUI thread, wall generous
-        assert max(wall[1:]) < 0.5
+        cpu, wall = meter.report("during a real tiny-model turn")
+        assert cpu < 0.050  # see test_window.py: CPU of the GUI thread, wall generous
+        assert wall < 0.5
     finally:
         window.close()
         session.close()
