@@ -246,7 +246,13 @@ def test_app_starts_the_real_assistant_on_the_test_model(qtbot, themed, tmp_path
 
     files = model_store.write_test_model(tmp_path / "tiny")
     settings = settings_for(Settings(), files, "none")
-    settings = dataclasses.replace(settings, model=dataclasses.replace(settings.model, device="cpu"))
+    settings = dataclasses.replace(
+        settings,
+        model=dataclasses.replace(settings.model, device="cpu"),
+        # Random weights sample gibberish until the token limit; the default 1024 tokens, spoken
+        # in real time, can outlast the wait below.
+        generation=dataclasses.replace(settings.generation, max_new_tokens=16),
+    )
     save_settings(settings)
     controller = AppController(*load_settings(), run_setup=False)
     qtbot.addWidget(controller.window)
