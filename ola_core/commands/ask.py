@@ -45,13 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="an image to look at (repeatable)",
     )
     parser.add_argument(
-        "--audio", type=Path, metavar="F", help="an audio file: sound to listen to, or the spoken question"
+        "--audio",
+        type=Path,
+        metavar="F",
+        help=(
+            "an audio file: with --video, the clip's sound (it replaces the video's own soundtrack); "
+            "otherwise sound to describe, or the spoken question when none is typed or with --image"
+        ),
     )
     parser.add_argument(
         "--video",
         type=Path,
         metavar="F|DIR",
-        help="a video file (its soundtrack is heard too) or a folder of frames",
+        help="a video file (its soundtrack is heard too, unless --audio is given) or a folder of frames",
     )
     parser.add_argument(
         "--quantization",
@@ -108,13 +114,21 @@ def _model_files(args: argparse.Namespace) -> tuple[Path, Path | None, Path | No
 
 
 def _turn(args: argparse.Namespace) -> Turn:
-    """The question and media as a turn; decoding them once here checks every file before loading."""
+    """The question and media as a turn; decoding them once here checks every file before loading.
+
+    With a video, the audio file is the clip's sound, as in the official inference (video path +
+    audio path: ``<speech><image>\n{question}``, its own soundtrack unused). Otherwise it is the
+    spoken question (``<speech>\n{question}`` alone — the same prompt as sound to describe — or
+    the image + spoken-question form).
+    """
     from ola_core.engine import MediaBudget, Turn
     from ola_core.engine.turn_inputs import user_message
     from ola_core.processing.audio import load_audio
 
-    speech = load_audio(args.audio) if args.audio is not None else None
-    turn = Turn(text=args.question, speech=speech, images=tuple(args.image), video=args.video)
+    with_video = args.video is not None
+    speech = load_audio(args.audio) if args.audio is not None and not with_video else None
+    sound = args.audio if with_video else None
+    turn = Turn(text=args.question, speech=speech, images=tuple(args.image), video=args.video, sound=sound)
     if turn.is_empty():
         raise GenerationError("Nothing to ask: give a question, or at least one --image, --audio or --video.")
     user_message(turn, MediaBudget())  # raises MediaError naming the file

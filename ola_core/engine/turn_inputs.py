@@ -8,7 +8,9 @@ The choices that make a live turn look like what Ola was trained on (ola_spec.md
 * a screen → one image of its newest frame (the high-res view keeps text on screen readable),
   with the speech, if any, as the spoken question (the image + spoken-question form);
 * speech alone → the audio form ``<speech>\\n{text}``; attached images, audio-bearing video
-  files as the official code reads them.
+  files as the official code reads them;
+* a sound file (``Turn.sound``) → the audio of the video, replacing a video file's own
+  soundtrack (the official ``--audio_path``), or the audio form without a video.
 
 Pixels, mels and frame sampling are ``ola_core.processing``'s; this module only routes.
 """
@@ -23,7 +25,7 @@ from PIL import Image
 from ola_core.capture.frames import spread
 from ola_core.engine.types import Turn
 from ola_core.model.inputs import ImageInput, SpeechInput, VideoInput
-from ola_core.processing.audio import SAMPLE_RATE, load_audio, speech_features
+from ola_core.processing.audio import SAMPLE_RATE, load_audio, process_audio, speech_features
 from ola_core.processing.image import ImageSource, load_image, process_image
 from ola_core.processing.prompt import UserMessage
 from ola_core.processing.video import DEFAULT_MAX_FRAMES, process_frames, process_video
@@ -62,19 +64,21 @@ def user_message(turn: Turn, budget: MediaBudget) -> UserMessage:
         speech = speech_features(load_audio(turn.speech, SAMPLE_RATE), "Your recording").speech
 
     video: VideoInput | None = None
-    soundtrack: SpeechInput | None = None
+    # A sound file replaces the video's own soundtrack, as the official --audio_path does.
+    soundtrack = process_audio(turn.sound).speech if turn.sound is not None else None
     if turn.video is not None:
-        clip = process_video(turn.video, budget.max_video_frames)
+        clip = process_video(turn.video, budget.max_video_frames, with_audio=soundtrack is None)
         video = clip.video
-        soundtrack = clip.audio.speech if clip.audio is not None else None
+        if clip.audio is not None:
+            soundtrack = clip.audio.speech
     if turn.frames:
         if turn.frames_kind == "screen":
             images.append(_image(turn.frames[-1].rgb, budget))
         elif video is None:
             frames = spread(list(turn.frames), budget.max_camera_frames)
             video = process_frames(frames, budget.max_camera_frames).video
-            # The spoken question becomes the clip's own soundtrack, as in training.
-            soundtrack, speech = speech, None
+            if soundtrack is None:  # the spoken question becomes the clip's own soundtrack, as in training
+                soundtrack, speech = speech, None
         else:
             log.info("a video file is attached; the camera frames of this turn are not used")
     return UserMessage(

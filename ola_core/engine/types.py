@@ -37,6 +37,9 @@ class Turn:
     frames_kind: FramesKind = "camera"
     images: Sequence[Path] = ()
     video: Path | None = None  # a video file, or a folder of frames
+    # An audio file to listen to (not the user's question): with a video it is the clip's sound
+    # and replaces the file's own soundtrack, as the official infer.py's --audio_path does.
+    sound: Path | None = None
     voice: bool = False
 
     def is_empty(self) -> bool:
@@ -46,6 +49,7 @@ class Turn:
             and not self.frames
             and not self.images
             and self.video is None
+            and self.sound is None
         )
 
 

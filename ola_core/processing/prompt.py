@@ -14,7 +14,8 @@ We build the same ids, with three differences that are deliberate:
 * Placeholders are filled by **type** (``ola_core.model.inputs``), while the official model fills
   them by count (the first ``num_images`` placeholders get visual features). For video + sound
   the official string ``<speech><image>`` therefore puts the *video* first; we emit
-  ``[IMAGE, SPEECH]``, which gives the same embedding sequence.
+  ``[IMAGE, SPEECH]``, which gives the same embedding sequence (and :func:`render_prompt`
+  writes the official string).
 * The paths that crash officially work: text only, image + spoken question (the helper builds a
   nested list), several images (``<image>\\n`` each, in order), a spoken question with a video.
 * Conversations have several turns. Earlier turns keep their media placeholders; an assistant
@@ -229,18 +230,30 @@ def build_continuation(
 
 
 def render_prompt(messages: Sequence[Message], *, system: str = SYSTEM_PROMPT) -> str:
-    """The conversation as the official prompt string (``<image>``/``<speech>`` literals), for logs."""
+    """The conversation as the official prompt string (``<image>``/``<speech>`` literals), for logs.
+
+    A video with its sound renders as the official ``<speech><image>`` (filled by count: video,
+    then speech), which is what our type-filled ``[IMAGE, SPEECH]`` ids stand for.
+    """
+    items = _conversation_items(messages, system)
     parts: list[str] = []
-    for item in _conversation_items(messages, system):
+    for index, item in enumerate(items):
         if isinstance(item, str):
             parts.append(item)
         elif isinstance(item, _Alone):
             parts.append(item.text)
         elif isinstance(item, tuple):
             parts.append(f"<{len(item)} generated ids>")
-        else:
+        elif isinstance(item.item, VideoInput) and isinstance(_media_at(items, index + 1), SpeechInput):
+            parts.append(SPEECH_LITERAL + IMAGE_LITERAL)
+        elif not (isinstance(item.item, SpeechInput) and isinstance(_media_at(items, index - 1), VideoInput)):
             parts.append(SPEECH_LITERAL if item.placeholder == SPEECH_TOKEN_INDEX else IMAGE_LITERAL)
     return "".join(parts)
+
+
+def _media_at(items: Sequence[_Item], index: int) -> ImageInput | VideoInput | SpeechInput | None:
+    item = items[index] if 0 <= index < len(items) else None
+    return item.item if isinstance(item, _Media) else None
 
 
 # --- sequence lengths --------------------------------------------------------------------------

@@ -9,11 +9,21 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
+import torch
 
-from ola_core.cli import main
+from ola_core.cli import build_parser, main
+from ola_core.commands.ask import _turn
+from ola_core.engine.turn_inputs import MediaBudget, user_message
 from ola_core.model.tiny import TinyCheckpoint
+from ola_core.processing.audio import process_audio
+from ola_core.processing.prompt import UserMessage, build_prompt, render_prompt
+from ola_core.processing.video import process_video
 from tests.engine.conftest import tone
+from tests.processing.conftest import load_fixture
+from tests.processing.test_prompt import swap_video_placeholders
 from tests.processing.test_video import numbered_frames, write_video
+
+OFFICIAL_PROMPTS = load_fixture("prompts.json")["cases"]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +34,11 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rng = np.random.default_rng(3)
     Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(folder / "photo.png")
     soundfile.write(folder / "question.wav", tone(1.5, 300.0), 16000)
+    soundfile.write(folder / "long.wav", tone(35.0, 300.0), 16000)  # two 30 s chunks
     write_video(folder / "clip.mp4", numbered_frames(6), fps=4, audio=tone(1.5, 500.0))
+    (folder / "frames").mkdir()
+    for i, frame in enumerate(numbered_frames(3)):
+        Image.fromarray(frame).save(folder / "frames" / f"{i}.png")
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (folder / "notes.txt").write_text("not media")
     return {p.stem: p for p in folder.iterdir()}
@@ -132,3 +146,67 @@ def test_ask_help_documents_every_flag(capsys: pytest.CaptureFixture[str]) -> No
         "--quantization", "--device", "--greedy", "--max-new-tokens", "--json", "question",
     ):  # fmt: skip
         assert flag in out
+
+
+def asked_message(media: dict[str, Path], *args: str) -> UserMessage:
+    """What `ask` with these arguments gives the prompt builder (media names resolved)."""
+    resolved = [str(media[a]) if a in media else a for a in args]
+    return user_message(_turn(build_parser().parse_args(["ask", *resolved])), MediaBudget())
+
+
+@pytest.mark.parametrize(
+    ("case", "args"),
+    [
+        ("video_audio_text", ["--video", "clip", "--audio", "question", "Please describe the video."]),
+        ("video_audio_no_text", ["--video", "frames", "--audio", "question"]),
+        ("video_audio_text", ["--video", "clip", "Please describe the video."]),  # its own soundtrack
+        ("audio_text", ["--audio", "question", "What do you hear in the audio?"]),
+        ("audio_no_text", ["--audio", "question"]),
+        ("image_spoken_question", ["--image", "photo", "--audio", "question"]),
+    ],
+)
+def test_ask_builds_the_official_prompt(
+    tiny_checkpoint: TinyCheckpoint, media: dict[str, Path], case: str, args: list[str]
+) -> None:
+    from transformers import AutoTokenizer
+
+    message = asked_message(media, *args)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint.model_dir)
+    official = OFFICIAL_PROMPTS[case]
+    assert render_prompt([message]) == official["prompt"]
+    # Official <speech><image> ids are filled by count ([video][speech]); ours by type, same order.
+    assert build_prompt(tokenizer, [message]).input_ids == swap_video_placeholders(official["input_ids"])
+
+
+def test_with_a_video_the_audio_file_is_the_clips_sound_and_replaces_its_soundtrack(
+    media: dict[str, Path],
+) -> None:
+    message = asked_message(media, "--video", "clip", "--audio", "question", "What happens?")
+    assert message.spoken_question is None and message.video is not None and message.audio is not None
+    heard = message.audio.mels
+    assert torch.equal(heard, process_audio(media["question"]).speech.mels)
+    soundtrack = process_video(media["clip"]).audio
+    assert soundtrack is not None and not torch.equal(heard, soundtrack.speech.mels)
+    without_audio = asked_message(media, "--video", "clip", "What happens?").audio
+    assert without_audio is not None and torch.equal(without_audio.mels, soundtrack.speech.mels)
+
+
+def test_ask_with_video_and_audio_hears_the_audio_file_end_to_end(
+    capsys: pytest.CaptureFixture[str], tiny_checkpoint: TinyCheckpoint, media: dict[str, Path]
+) -> None:
+    model, question = tiny_checkpoint.model_dir, "What happens?"
+    own = ask_json(capsys, model, "--video", str(media["clip"]), question)
+    replaced = ask_json(capsys, model, "--video", str(media["clip"]), "--audio", str(media["long"]), question)
+    # The 1.5 s soundtrack is one 30 s chunk; the 35 s file is two, 151 positions more.
+    assert replaced["prompt_tokens"] - own["prompt_tokens"] == 151
+
+
+def test_a_bad_audio_file_with_a_video_is_one_line_naming_it(
+    capsys: pytest.CaptureFixture[str], tiny_checkpoint: TinyCheckpoint, media: dict[str, Path]
+) -> None:
+    model = str(tiny_checkpoint.model_dir)
+    code = main(
+        ["ask", "--model", model, "--video", str(media["clip"]), "--audio", str(media["photo"]), "Hi"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "photo.png" in err

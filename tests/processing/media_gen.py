@@ -87,7 +87,9 @@ def make_image(name: str) -> Image.Image:
     if mode == "L":
         return Image.fromarray(np.ascontiguousarray(rgb[..., 0]))
     if mode == "P":
-        return Image.fromarray(rgb).quantize(colors=16, method=Image.Quantize.MEDIANCUT, dither=0)
+        return Image.fromarray(rgb).quantize(
+            colors=16, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
     raise ValueError(mode)
 
 
