@@ -6,9 +6,10 @@ with transformers' Auto classes lets ``AutoConfig`` / ``AutoModelForCausalLM`` o
 folder. Defaults are Ola-7B's values, so ``OlaConfig()`` describes the full-size network.
 
 The official code hard-codes the vision tower's size (SigLIP-so400m) and reads the speech
-encoders' sizes from their files; the ``vision_*`` and ``speech_whisper_dims`` /
-``speech_beats_cfg`` fields are ours, absent from the official file (so the full-size defaults
-apply), and let tiny checkpoints shrink them.
+encoders' sizes from their files. The ``vision_*`` fields are ours, absent from the official
+file (so the full-size defaults apply); tiny checkpoints write them to shrink the ViT.
+``speech_whisper_dims`` / ``speech_beats_cfg`` are never read from config.json: the loader fills
+them from the two encoder files before it builds anything.
 The paths in ``mm_vision_tower``, ``speech_encoder`` and ``music_encoder`` point into the
 authors' machines: they are kept for fidelity of the file, never used to find anything.
 """
@@ -63,8 +64,8 @@ class OlaConfig(Qwen2Config):
     speech_projector_type: str = "linear"
     speech_encoder_ds_rate: int = 10
     speech_encoder_hidden_size: int = 2048  # whisper width + BEATs width
-    # Ours (official: read from the two encoder files): the files' ``dims`` / ``cfg``, so that the
-    # module tree can be built before the files are read; None means large-v3 / published BEATs.
+    # Ours, filled by the loader from the two encoder files' ``dims`` / ``cfg`` (as officially),
+    # so that the module tree has the files' sizes; None means large-v3 / published BEATs.
     speech_whisper_dims: dict[str, int] | None = None
     speech_beats_cfg: dict[str, Any] | None = None
 

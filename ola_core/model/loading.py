@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
 import warnings
 from collections.abc import Callable, Iterator, Sized
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from ola_core.errors import (
 )
 from ola_core.model.configuration import OLA_MODEL_TYPE, OlaConfig, register_auto_classes
 from ola_core.model.modeling import OlaForCausalLM
+from ola_core.model.weight_files import check_safetensors, check_weights_fit_config
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,16 @@ def load_ola(
     report(0.0, "Checking model files")
     register_auto_classes()  # AutoTokenizer reads config.json too and must know "ola_qwen"
     config = read_ola_config(model_dir)
-    check_safetensors(model_dir)
+    tensors = check_safetensors(model_dir)
     encoders = find_encoder_files(model_dir, speech_encoder, music_encoder)
     _check_tokenizer_files(model_dir)
+    # Every size comes from the files before any module is built: the encoders' from their
+    # files (as officially; memory-mapped, so cheap), the rest checked against the shard headers.
+    from ola_core.model.speech import load_beats_state, load_whisper_encoder_state
+
+    config.speech_whisper_dims, _ = load_whisper_encoder_state(encoders.whisper)
+    config.speech_beats_cfg, _ = load_beats_state(encoders.beats)
+    check_weights_fit_config(config, tensors, model_dir)
     target = resolve_device(device)
     dtype = dtype or (torch.bfloat16 if target.type == "cuda" else torch.float32)
     check_memory(estimate_memory_bytes(config, quantization, dtype), target)
@@ -125,12 +132,6 @@ def load_ola(
     tokenizer = _load_tokenizer(model_dir, config)
 
     report(0.1, f"Loading language model ({_describe(quantization, dtype)})")
-    from ola_core.model.speech import load_beats_state, load_whisper_encoder_state
-
-    # The encoders' sizes come from their files (as officially); the module tree needs them first.
-    whisper_dims, _ = load_whisper_encoder_state(encoders.whisper)
-    beats_cfg, _ = load_beats_state(encoders.beats)
-    config.speech_whisper_dims, config.speech_beats_cfg = whisper_dims, beats_cfg
     with _weights_progress(report, 0.1, 0.85):
         model = _load_model(model_dir, config, quantization, dtype, target)
 
@@ -187,68 +188,6 @@ def read_ola_config(model_dir: Path) -> OlaConfig:
     if raw.get("rope_scaling") is None:  # written as null officially; transformers 5 warns on the key
         raw.pop("rope_scaling", None)
     return OlaConfig.from_dict(raw)
-
-
-def check_safetensors(model_dir: Path) -> list[Path]:
-    """All weight shards, each checked to be complete (header readable, data not cut short).
-
-    A truncated download is the common failure; reading each header costs a few kB, whereas
-    safetensors would otherwise fail deep inside loading with a cryptic message.
-    """
-    index_path = model_dir / "model.safetensors.index.json"
-    if index_path.is_file():
-        try:
-            weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
-            names = sorted(set(weight_map.values()))
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise CorruptModelFileError(
-                f"{index_path} cannot be read ({error}): download it again."
-            ) from error
-    elif (model_dir / "model.safetensors").is_file():
-        names = ["model.safetensors"]
-    else:
-        raise ModelFilesMissingError(
-            f"No weights in {model_dir}: neither model.safetensors.index.json nor model.safetensors is "
-            "there. Download THUdyh/Ola-7b completely."
-        )
-    missing = [name for name in names if not (model_dir / name).is_file()]
-    if missing:
-        raise ModelFilesMissingError(
-            f"{len(missing)} weight file(s) of {model_dir} are missing ({', '.join(missing)}): the download "
-            "did not finish. Download THUdyh/Ola-7b again; finished files are kept."
-        )
-    shards = [model_dir / name for name in names]
-    for shard in shards:
-        _check_safetensors_file(shard)
-    return shards
-
-
-def _check_safetensors_file(path: Path) -> None:
-    size = path.stat().st_size
-    problem = None
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                problem = "it is empty or cut short"
-            else:
-                (header_len,) = struct.unpack("<Q", head)
-                if header_len > min(size - 8, 100 * 2**20):
-                    problem = "its header is damaged"
-                else:
-                    header = json.loads(f.read(header_len))
-                    end = max(
-                        (v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"),
-                        default=0,
-                    )
-                    if 8 + header_len + end > size:
-                        problem = f"it is truncated ({size:,} of {8 + header_len + end:,} bytes)"
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        problem = "its header is damaged"
-    if problem:
-        raise CorruptModelFileError(
-            f"The weight file {path} cannot be used: {problem}. Delete it and download THUdyh/Ola-7b again."
-        )
 
 
 def find_encoder_files(

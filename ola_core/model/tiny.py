@@ -2,7 +2,7 @@
 
 Every loading path of the app is exercised on these files instead of the 20 GB real ones:
 
-    OUT_DIR/Ola-7b/                 config.json (official keys + Ola fields), generation_config.json,
+    OUT_DIR/Ola-7b/                 config.json (the official keys), generation_config.json,
                                     model-0000i-of-0000n.safetensors + model.safetensors.index.json,
                                     vocab.json, merges.txt, tokenizer.json, tokenizer_config.json, …
     OUT_DIR/Ola_speech_encoders/    large-v3.pt (openai-whisper format, fp16),
@@ -10,8 +10,10 @@ Every loading path of the app is exercised on these files instead of the 20 GB r
 
 as the two Hugging Face repositories (THUdyh/Ola-7b, THUdyh/Ola_speech_encoders) download. The
 ``config.json`` is written the way transformers 4.43.4 wrote the official one, with the authors'
-encoder paths (which the loader must never trust), so the official code can load it too; that is
-how the fidelity reference numbers were made. Values are random but with sensible scales
+encoder paths (which the loader must never trust) and exactly the official keys — plus, at tiny
+size only, ``vision_num_layers`` / ``vision_num_heads``, because the official code hard-codes the
+ViT's size — so the official code can load it too; that is how the fidelity reference numbers
+were made. Values are random but with sensible scales
 (activations stay O(1)), and everything is seeded.
 
 The full-size build (``full_size=True``) has Ola-7B's real shapes (about 18 GB of bf16
@@ -206,9 +208,10 @@ def official_config_dict(config: OlaConfig) -> dict[str, Any]:
         "tokenizer_padding_side",
     ]
     data.update({key: ours[key] for key in keep})
-    # Our own size fields only where they differ from full size (the real file lacks them).
+    # The official key set exactly; the one addition is the ViT's size where it is not full size
+    # (the official code hard-codes it). The encoders' sizes are in their files, never here.
     default = OlaConfig()
-    for key in ("vision_num_layers", "vision_num_heads", "speech_whisper_dims", "speech_beats_cfg"):
+    for key in ("vision_num_layers", "vision_num_heads"):
         if ours[key] != getattr(default, key):
             data[key] = ours[key]
     return dict(sorted(data.items()))

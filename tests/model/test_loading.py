@@ -27,6 +27,7 @@ from ola_core.model.loading import (
     find_encoder_files,
     load_ola,
 )
+from ola_core.model.speech import load_beats_state, load_whisper_encoder_state
 from ola_core.model.tiny import TinyCheckpoint
 
 
@@ -123,7 +124,13 @@ def test_auto_classes_open_an_ola_folder(tiny_checkpoint: TinyCheckpoint) -> Non
     register_auto_classes()
     config = AutoConfig.from_pretrained(tiny_checkpoint.model_dir)
     assert isinstance(config, OlaConfig) and config.speech_encoder_ds_rate == 10
-    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint.model_dir, dtype=torch.float32)
+    # As officially, the encoders' sizes are only in their files: a plain from_pretrained needs them.
+    files = find_encoder_files(tiny_checkpoint.model_dir)
+    config.speech_whisper_dims = load_whisper_encoder_state(files.whisper)[0]
+    config.speech_beats_cfg = load_beats_state(files.beats)[0]
+    model = AutoModelForCausalLM.from_pretrained(
+        tiny_checkpoint.model_dir, config=config, dtype=torch.float32
+    )
     assert isinstance(model, OlaForCausalLM)
 
 

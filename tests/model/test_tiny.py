@@ -12,23 +12,64 @@ from ola_core.cli import main
 from ola_core.model.tiny import TinyCheckpoint, write_tiny_checkpoint
 from ola_core.model.tokenizer_files import QWEN2_CHAT_TEMPLATE, train_bpe, write_tokenizer_files
 
+# The keys of THUdyh/Ola-7b's config.json (written by transformers 4.43.4 from the official OlaConfigQwen).
 OFFICIAL_CONFIG_KEYS = {
+    "_name_or_path",
     "architectures",
-    "model_type",
-    "rope_theta",
-    "torch_dtype",
-    "mm_vision_tower",
-    "mm_projector_type",
+    "attention_dropout",
+    "bos_token_id",
+    "eos_token_id",
+    "freeze_mm_mlp_adapter",
+    "freeze_mm_vision_resampler",
+    "freeze_speech_adapter",
+    "hidden_act",
+    "hidden_size",
+    "initializer_range",
+    "intermediate_size",
+    "max_position_embeddings",
+    "max_window_layers",
     "mm_hidden_size",
-    "speech_encoder",
+    "mm_projector_lr",
+    "mm_projector_type",
+    "mm_resampler_type",
+    "mm_speech_encoder_lr",
+    "mm_use_im_patch_token",
+    "mm_use_im_start_end",
+    "mm_vision_select_feature",
+    "mm_vision_select_layer",
+    "mm_vision_tower",
+    "mm_vision_tower_lr",
+    "model_type",
     "music_encoder",
-    "speech_encoder_type",
-    "speech_projector_type",
+    "num_attention_heads",
+    "num_hidden_layers",
+    "num_key_value_heads",
+    "rms_norm_eps",
+    "rope_scaling",
+    "rope_theta",
+    "sliding_window",
+    "speech_encoder",
     "speech_encoder_ds_rate",
     "speech_encoder_hidden_size",
+    "speech_encoder_type",
+    "speech_projector_lr",
+    "speech_projector_type",
+    "tie_word_embeddings",
     "tokenizer_model_max_length",
     "tokenizer_padding_side",
+    "torch_dtype",
+    "transformers_version",
+    "tune_mm_mlp_adapter",
+    "tune_mm_vision_resampler",
+    "tune_speech_adapter",
+    "unfreeze_mm_vision_tower",
+    "use_cache",
+    "use_mm_proj",
+    "use_sliding_window",
+    "vocab_size",
 }
+# The official code hard-codes the ViT's size; a tiny checkpoint must state its own.
+VIT_SIZE_KEYS = {"vision_num_layers", "vision_num_heads"}
 
 
 def test_layout_is_official(tiny_checkpoint: TinyCheckpoint) -> None:
@@ -40,7 +81,7 @@ def test_layout_is_official(tiny_checkpoint: TinyCheckpoint) -> None:
     assert tiny_checkpoint.speech_encoder_path.name == "large-v3.pt"
     assert tiny_checkpoint.music_encoder_path.name == "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
     config = json.loads((model_dir / "config.json").read_text())
-    assert set(config) >= OFFICIAL_CONFIG_KEYS
+    assert set(config) == OFFICIAL_CONFIG_KEYS | VIT_SIZE_KEYS  # no field of ours but the ViT size
     assert config["model_type"] == "ola_qwen" and config["speech_encoder_hidden_size"] == 96
     assert config["speech_encoder"] == "./pretrained/large-v3.pt"  # the authors' path, as in the real file
     generation = json.loads((model_dir / "generation_config.json").read_text())
