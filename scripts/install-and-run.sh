@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 if [ ! -x "$VENV/bin/ola-assistant" ] || [ pyproject.toml -nt "$VENV/bin/ola-assistant" ]; then
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e .
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[full]"
   touch "$VENV/bin/ola-assistant"
   if [ "$(uname -s)" = Linux ]; then  # the application-menu entry; never a reason to stop here
     scripts/install-desktop-entry.sh --exec "$VENV/bin/ola-assistant" \
