@@ -8,8 +8,9 @@ espeak-ng voice, and, where a test needs devices, the virtual PulseAudio microph
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar, cast
 
 import numpy as np
 import pytest
@@ -20,11 +21,36 @@ from ola_core.assistant.components import Components
 from ola_core.assistant.headless import HeadlessSession
 from ola_core.assistant.speech_out import SpeechOutput
 from ola_core.engine import OlaEngine
+from ola_core.events import AssistantEvent
 from ola_core.model.loading import LoadedOla, load_ola
 from ola_core.model.tiny import TinyCheckpoint, write_tiny_checkpoint
 from ola_core.processing.audio import load_audio
 from ola_core.settings import AudioSettings, GenerationSettings, Settings, VoiceSettings
 from ola_core.speech.espeak_voice import EspeakSynthesizer
+
+EventT = TypeVar("EventT", bound=AssistantEvent)
+
+
+def wait_for_event(
+    session: HeadlessSession,
+    kind: type[EventT],
+    *,
+    after: int,
+    timeout: float = 10.0,
+    where: Callable[[EventT], bool] = lambda _: True,
+) -> EventT:
+    """The first ``kind`` event at index ≥ ``after`` (a :meth:`HeadlessSession.mark`) that ``where``
+    accepts, waiting up to ``timeout`` s; the test fails, listing what came instead, if none does.
+
+    Why: the assistant emits events from its own threads, and some come after the event a test
+    waited for (the error after the device event, the idle state after ``TurnFinished``). A check
+    of the event list made right after an action races with them; waiting for the event does not.
+    """
+    found = session.wait_for(lambda e: isinstance(e, kind) and where(cast(EventT, e)), timeout, after=after)
+    if found is None:
+        seen = [type(e).__name__ for e in session.events[after:] if type(e).__name__ != "InputLevel"]
+        pytest.fail(f"no matching {kind.__name__} within {timeout} s; events since the mark: {seen}")
+    return cast(EventT, found)
 
 
 @pytest.fixture(scope="session")

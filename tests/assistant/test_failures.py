@@ -23,7 +23,7 @@ from ola_core.model.loading import LoadedOla
 from ola_core.model.tiny import TinyCheckpoint
 from ola_core.speech.espeak_voice import EspeakSynthesizer
 from ola_core.speech.recording import RecordingSink
-from tests.assistant.conftest import fast_settings, make_session, speak
+from tests.assistant.conftest import fast_settings, make_session, speak, wait_for_event
 
 
 class FailingOnceSynthesizer(EspeakSynthesizer):
@@ -41,6 +41,8 @@ class FailingOnceSynthesizer(EspeakSynthesizer):
 
 
 def _errors(session: HeadlessSession, start: int) -> list[ErrorRaised]:
+    """Every error event since ``start``, once the first has arrived (it may trail the event waited for)."""
+    wait_for_event(session, ErrorRaised, after=start)
     return [e for e in session.events[start:] if isinstance(e, ErrorRaised)]
 
 
@@ -68,7 +70,7 @@ def test_synthesizer_crash_is_an_error_event_and_the_next_turn_speaks(
         assert (
             second is not None and second.outcome == "completed" and second.trace.t_first_played is not None
         )
-        assert session.assistant.state == "idle"
+        assert session.assistant.wait_idle(10) and session.assistant.state == "idle"  # set after TurnFinished
     finally:
         session.close()
 
@@ -159,13 +161,14 @@ def test_microphone_gone_is_an_error_event_and_a_spoken_turn_works_when_it_is_ba
     remap = next(line.split()[0] for line in modules.splitlines() if "source_name=mic" in line)
     start = live_mic.mark()
     subprocess.run(["pactl", "unload-module", remap], check=True)
-    lost = live_mic.wait_for(lambda e: isinstance(e, DeviceEvent) and not e.available, 10, after=start)
-    assert isinstance(lost, DeviceEvent) and lost.kind == "microphone" and lost.message
-    errors = _errors(live_mic, start)
-    assert errors and errors[0].area == "microphone" and errors[0].error_type == "AudioDeviceError"
+    lost = wait_for_event(live_mic, DeviceEvent, after=start, where=lambda e: not e.available)
+    assert lost.kind == "microphone" and lost.message
+    # The error event is emitted just after the device event: wait for it too.
+    error = wait_for_event(live_mic, ErrorRaised, after=start)
+    assert error.area == "microphone" and error.error_type == "AudioDeviceError"
     _restore_mic()
-    back = live_mic.wait_for(lambda e: isinstance(e, DeviceEvent) and e.available, 15, after=start)
-    assert isinstance(back, DeviceEvent) and back.kind == "microphone"
+    back = wait_for_event(live_mic, DeviceEvent, after=start, timeout=15, where=lambda e: e.available)
+    assert back.kind == "microphone"
     time.sleep(0.5)
     wav = tmp_path / "q.wav"
     soundfile.write(wav, speak("What is on my desk?"), 16000)

@@ -12,7 +12,7 @@ from ola_core.assistant.headless import HeadlessSession
 from ola_core.events import AssistantTextDelta, SentenceSpoken, StateChanged, TurnFinished, UserTurnCaptured
 from ola_core.model.loading import LoadedOla
 from ola_core.model.tiny import TinyCheckpoint
-from tests.assistant.conftest import fast_settings, make_session, speak
+from tests.assistant.conftest import fast_settings, make_session, speak, wait_for_event
 
 
 def test_spoken_question_gives_one_turn_text_wav_and_ordered_trace(
@@ -21,6 +21,9 @@ def test_spoken_question_gives_one_turn_text_wav_and_ordered_trace(
     start = session.mark()
     finished = session.ask_spoken(question, timeout=120)
     assert finished is not None and finished.outcome == "completed"
+    wait_for_event(
+        session, StateChanged, after=start, where=lambda e: e.state == "idle"
+    )  # after TurnFinished
     events = session.events[start:]
     captured = [e for e in events if isinstance(e, UserTurnCaptured)]
     assert len(captured) == 1 and captured[0].kind == "voice"
