@@ -8,10 +8,13 @@ an unreadable/corrupt file gives the defaults plus a warning. The GUI shows the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -130,7 +133,7 @@ def _build(cls: type[T], data: Any, prefix: str, warnings: list[str]) -> T:
             values[f.name] = value
         else:
             warnings.append(
-                f"settings: {name}={data[f.name]!r} is not valid; using {getattr(default, f.name)!r}"
+                f"settings: {name}={reprlib.repr(data[f.name])} is not valid; using {getattr(default, f.name)!r}"
             )
     return dataclasses.replace(default, **values)  # type: ignore[type-var]
 
@@ -153,9 +156,12 @@ def _coerce(value: Any, hint: Any, bounds: tuple[float, float] | None) -> tuple[
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False, None
-        if hint is int and value != int(value):
+        try:
+            if not math.isfinite(value) or (hint is int and value != int(value)):
+                return False, None  # 1e400 parses to inf, NaN to nan: neither is a usable number
+            out = hint(value)
+        except OverflowError:  # an integer too large for a float
             return False, None
-        out = hint(value)
         if bounds is not None and not bounds[0] <= out <= bounds[1]:
             return False, None
         return True, out
@@ -178,21 +184,32 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
         return Settings(), []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        log.warning("settings file %s unreadable: %s", path, error)
-        return Settings(), [f"The settings file {path} could not be read ({error}); the defaults are used."]
-    return Settings.from_dict(data)
+    except RecursionError:  # JSON nested thousands deep: Python's parser gives up
+        return _unreadable(path, "it is nested too deeply")
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: bad JSON, huge integers
+        return _unreadable(path, str(error))
+    try:
+        return Settings.from_dict(data)
+    except RecursionError:
+        return _unreadable(path, "it is nested too deeply")
+
+
+def _unreadable(path: Path, reason: str) -> tuple[Settings, list[str]]:
+    log.warning("settings file %s unreadable: %s", path, reason)
+    return Settings(), [f"The settings file {path} could not be read ({reason}); the defaults are used."]
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write atomically (temp file + rename) so a crash never leaves a half-written file."""
     path = path or settings_path()
+    tmp = path.with_suffix(".json.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(settings.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.write_text(json.dumps(settings.to_dict(), indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
         tmp.replace(path)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a non-finite number has no JSON form
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # never leave a half-written temp file behind
         raise SettingsError(
             f"Could not save the settings to {path}: {error}. Check that the folder is writable."
         ) from error

@@ -67,9 +67,9 @@ class FolderFrameSource(PollingFrameSource):
         self.folder = folder
         self.fps = fps
         self.max_side = max_side
-        self._files = sorted(
-            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
-        )
+        from ola_core.processing.files import list_folder
+
+        self._files = sorted((p for p in list_folder(folder) if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
         if not self._files:
             raise MediaError(f"The folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
         self._next = 0
@@ -84,12 +84,13 @@ class FolderFrameSource(PollingFrameSource):
 
     def _read(self) -> np.ndarray | None:
         from ola_core.capture.camera import fit_max_side
-        from ola_core.processing.image import load_image, to_rgb
+        from ola_core.processing.image import load_image
+        from ola_core.processing.video import FRAME_DECODE_MAX_SIDE
 
         path = self._files[self._next % len(self._files)]
         self._next += 1
-        try:
-            rgb = np.asarray(to_rgb(load_image(path)), dtype=np.uint8)
+        try:  # shrunk while decoded: a folder of huge images must not cost a full decode per frame
+            rgb = np.asarray(load_image(path, FRAME_DECODE_MAX_SIDE), dtype=np.uint8)
         except MediaError:
             return None
         return fit_max_side(np.ascontiguousarray(rgb), self.max_side)

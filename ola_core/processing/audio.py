@@ -32,7 +32,7 @@ import torch
 
 from ola_core.errors import MediaError
 from ola_core.model.inputs import SpeechInput
-from ola_core.processing.files import ffmpeg_reason, require_file
+from ola_core.processing.files import ffmpeg_reason, open_media, require_file
 
 logger = logging.getLogger(__name__)
 
@@ -91,19 +91,33 @@ def read_audio_file(path: str | Path, max_seconds: float | None = MAX_SECONDS) -
     """
     path = require_file(path, "Audio file")
     try:
-        with soundfile.SoundFile(path) as file:
+        # An open Python file, not the name: libsndfile cannot open names that are not UTF-8.
+        with open(path, "rb") as raw, soundfile.SoundFile(raw) as file:
             limit = _decode_limit(file.samplerate, max_seconds)
             frames = -1 if limit is None or file.frames <= limit else limit
             samples = file.read(frames=frames, dtype="float32", always_2d=True)  # (n, channels)
-            return DecodedAudio(
+            decoded = DecodedAudio(
                 np.ascontiguousarray(samples.T), file.samplerate, file.frames / file.samplerate
             )
     except soundfile.SoundFileRuntimeError:
-        pass  # not a format libsndfile knows: let FFmpeg (PyAV) try
-    decoded = read_audio_track(path, max_seconds)
-    if decoded is None:
-        raise MediaError(f"Cannot read audio '{path}': the file has no audio track.")
+        # not a format libsndfile knows: let FFmpeg (PyAV) try
+        found = read_audio_track(path, max_seconds)
+        if found is None:
+            raise MediaError(f"Cannot read audio '{path}': the file has no audio track.") from None
+        decoded = found
+    except PermissionError:
+        raise MediaError(f"Cannot read audio '{path}': permission denied. Check the file's permissions.") from None
+    require_finite(decoded.samples, f"Audio file '{path}'")
     return decoded
+
+
+def require_finite(samples: np.ndarray, name: str) -> None:
+    """A :class:`MediaError` naming ``name`` when any sample is NaN or infinite.
+
+    Float files can hold them; they would poison the mel features and every answer after them.
+    """
+    if not np.isfinite(samples).all():
+        raise MediaError(f"{name} contains invalid samples (NaN or infinity); the file is damaged. Choose another file.")
 
 
 def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) -> DecodedAudio | None:
@@ -113,7 +127,7 @@ def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) 
     decoded = 0
     rate = SAMPLE_RATE
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
@@ -136,6 +150,7 @@ def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) 
             f"({ffmpeg_reason(error)})."
         ) from None
     samples = np.concatenate(blocks, axis=1) if blocks else np.zeros((1, 0), dtype=np.float32)
+    require_finite(samples, f"The audio of '{path}'")
     seconds = samples.shape[1] / rate
     if limit is not None and decoded >= limit:  # stopped early: the container knows the length
         seconds = max(seconds, container_seconds)
@@ -172,6 +187,7 @@ def array_to_channels(samples: np.ndarray) -> np.ndarray:
         samples = samples.astype(np.float32) / np.float32(32768)
     elif np.issubdtype(samples.dtype, np.floating):
         samples = samples.astype(np.float32, copy=False)
+        require_finite(samples, "The audio array")
     else:
         raise MediaError(f"Audio array has dtype {samples.dtype}; expected float32 or int16 samples.")
     return samples[None, :] if samples.ndim == 1 else np.ascontiguousarray(samples.T)

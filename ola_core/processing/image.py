@@ -36,7 +36,7 @@ from ola_core.processing.files import require_file
 
 ImageSource: TypeAlias = str | Path | Image.Image | np.ndarray
 
-# The official infer.py settings (ola_spec.md §1.3).
+# The official infer.py settings (docs/official-ola.md §1.3).
 HIGHRES_MAX_SIDE = 1536  # MAXRES: high-res area bound, 1536²
 HIGHRES_STRIDE = 32  # HIGHRES_BASE=0x32
 LOWRES_SIDE = 384  # LOWRES_RESIZE=384x32: low-res area ≈ 384²
@@ -48,17 +48,26 @@ _RESCALE = 1 / 255
 _MEAN = 0.5
 _STD = 0.5
 
+# Longest side a file is decoded at: four times the high-res view's bound, above any camera's
+# frame or normal photo. Larger files are shrunk while decoding (see load_image).
+DECODE_MAX_SIDE = 4 * HIGHRES_MAX_SIDE
+
 # Formats PIL reads that are worth naming in an error message.
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ico", ".jfif", ".ppm", ".pgm"}
 )
 
 
-def load_image(source: ImageSource) -> Image.Image:
+def load_image(source: ImageSource, max_side: int = DECODE_MAX_SIDE) -> Image.Image:
     """Decode ``source`` into an upright 8-bit RGB PIL image.
 
     Accepts a file path, a PIL image or a uint8 array (H, W, 3) RGB — (H, W) grey and
     (H, W, 4) RGBA arrays too. Any problem becomes a :class:`MediaError` that names the file.
+
+    A file whose longest side exceeds ``max_side`` is shrunk while it is decoded (JPEG's DCT
+    scaling, then a bicubic thumbnail), so a 169-megapixel photo never sits in memory at full
+    size, and it is decoded once, without copies. Files within ``max_side`` — every normal
+    photo and frame — are decoded exactly as the official inference decodes them.
     """
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source)
@@ -67,14 +76,19 @@ def load_image(source: ImageSource) -> Image.Image:
     path = require_file(source, "Image")
     try:
         with Image.open(path) as opened:
+            if max(opened.size) > max_side:
+                opened.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)  # decodes, shrunk
             opened.load()  # decode now: a truncated file fails here, inside the try
-            image = ImageOps.exif_transpose(opened)
-            return to_rgb(image)
+            ImageOps.exif_transpose(opened, in_place=True)
+            image: Image.Image = opened
+        return to_rgb(image)  # the pixels stay usable after the file is closed
     except UnidentifiedImageError:
         raise MediaError(
             f"Cannot read image '{path}': not an image format we can decode. "
             "Use a PNG, JPEG, WebP, BMP, GIF or TIFF file."
         ) from None
+    except PermissionError:
+        raise MediaError(f"Cannot read image '{path}': permission denied. Check the file's permissions.") from None
     except Image.DecompressionBombError as error:
         raise MediaError(f"Image '{path}' is too large to open safely ({error}).") from None
     except (OSError, SyntaxError, ValueError) as error:

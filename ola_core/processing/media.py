@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ola_core.errors import MediaError
 from ola_core.processing.audio import AUDIO_SUFFIXES
-from ola_core.processing.files import require_file
+from ola_core.processing.files import open_media, require_file
 from ola_core.processing.image import IMAGE_SUFFIXES
 from ola_core.processing.video import VIDEO_SUFFIXES
 
@@ -40,7 +40,7 @@ def media_kind(path: str | Path) -> MediaKind:
     except (UnidentifiedImageError, OSError):
         pass
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             if container.streams.video:
                 return "video"
             if container.streams.audio:

@@ -8,7 +8,7 @@ sampled uniformly; each is resized by the official video rule of infer.py (``VID
 → enlarge, both with sides floored to multiples of 64; otherwise centre-pad with grey to 64.
 Normalisation is the image one, so pixels are bit-identical to the official for the same frames.
 
-Fixed here, on purpose, against inference/infer.py (ola_spec.md §3.2):
+Fixed here, on purpose, against inference/infer.py (docs/official-ola.md §3.2):
 
 * clips shorter than ``max_frames`` are not padded with duplicated frames (the official
   ``linspace`` repeats frames), and the sampled frames are all kept (the official keeps a frame
@@ -41,16 +41,20 @@ from PIL import Image
 from ola_core.errors import MediaError
 from ola_core.model.inputs import VideoInput
 from ola_core.processing.audio import AudioClip, decoded_to_clip, read_audio_track
-from ola_core.processing.files import ffmpeg_reason, require_file
+from ola_core.processing.files import ffmpeg_reason, list_folder, open_media, require_file
 from ola_core.processing.image import IMAGE_SUFFIXES, fit_to_area, load_image, resize_bicubic, to_pixels
 
 logger = logging.getLogger(__name__)
 
-# The official infer.py settings (ola_spec.md §1.3).
+# The official infer.py settings (docs/official-ola.md §1.3).
 VIDEO_STRIDE = 64  # VIDEO_RESIZE=0x64
 VIDEO_MAX_SIDE = 480  # VIDEO_MAXRES: frames above 480² are shrunk
 VIDEO_MIN_SIDE = 288  # VIDEO_MINRES: frames below 288² are enlarged
 DEFAULT_MAX_FRAMES = 64
+# Frame files larger than this (longest side) are shrunk while decoded: a frame ends up at most
+# 480² in area, and 64 full-size 200-megapixel frames would not fit in memory. 4K frames and
+# smaller decode exactly as the official inference decodes them.
+FRAME_DECODE_MAX_SIDE = 3840
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 
@@ -135,19 +139,17 @@ def _natural_key(path: Path) -> list[int | str]:
 def process_image_folder(folder: str | Path, max_frames: int = DEFAULT_MAX_FRAMES) -> VideoClip:
     """A folder of frame images (in natural name order) → a clip; only the sampled files are decoded."""
     folder = Path(folder)
-    files = sorted(
-        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
-    )
+    files = sorted((p for p in list_folder(folder) if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
     if not files:
         raise MediaError(f"Folder '{folder}' contains no image files to use as video frames.")
     indices = sample_indices(len(files), max_frames)
-    video = frames_to_video([load_image(files[i]) for i in indices])
+    video = frames_to_video([load_image(files[i], FRAME_DECODE_MAX_SIDE) for i in indices])
     return VideoClip(video=video, audio=None, frame_indices=tuple(indices), source_frames=len(files))
 
 
 def _count_frames(path: Path) -> int:
     """Frames of the first video stream: the header's count, else the number of video packets."""
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         if stream.frames > 0:
             return int(stream.frames)
@@ -159,7 +161,7 @@ def _decode_frames(path: Path, indices: Sequence[int]) -> list[Image.Image]:
     wanted = set(indices)
     last = max(indices)
     frames: list[Image.Image] = []
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for position, frame in enumerate(container.decode(stream)):
@@ -176,7 +178,7 @@ def process_video_file(
     """A video file → sampled frames and (``with_audio``) its soundtrack as speech input."""
     path = require_file(path, "Video")
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             has_video = bool(container.streams.video)
         if not has_video:
             raise MediaError(f"'{path}' has no video stream. Attach it as audio instead.")
