@@ -215,7 +215,7 @@ def write_test_model(folder: Path | None = None) -> ModelFiles:
 
 
 # --- the machine -------------------------------------------------------------------------------
-# Weights in GB (ola_spec.md §5: LLM layers quantized, embeddings/lm_head/encoders in bf16).
+# Weights in GB (docs/official-ola.md §5.2: LLM layers quantized, embeddings/lm_head/encoders in bf16).
 WEIGHTS_GB: dict[Quantization, float] = {"nf4": 8.2, "int8": 11.5, "none": 17.8}  # none = bf16
 # Beyond the weights: CUDA context, KV cache of a long turn, activations; CosyVoice2 when used.
 RUNTIME_OVERHEAD_GB = 2.0

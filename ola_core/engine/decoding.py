@@ -7,7 +7,7 @@ decode steps, and an exact count of which tokens reached the cache (after a canc
 turn must continue from there). Sampling itself is transformers' own logits processors and
 stopping criteria, in generate's order, so greedy output equals ``generate(do_sample=False)``
 and the official pipeline (repetition penalty over generated tokens only, then temperature and
-top-k, ola_spec.md §4.4).
+top-k, docs/official-ola.md §4.4).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A :class:`Turn` (what the user said, showed and attached) → the prompt builder's ``UserMessage``.
 
-The choices that make a live turn look like what Ola was trained on (ola_spec.md §4.2):
+The choices that make a live turn look like what Ola was trained on (docs/official-ola.md §4.2):
 
 * a spoken question with camera frames → the frames as a video and the speech as its
   soundtrack, one video+audio input ("video is the bridge");

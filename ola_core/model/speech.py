@@ -11,7 +11,7 @@ official loader runs): ``large-v3.pt`` (openai-whisper format, fp16) and the BEA
 (``{'cfg', 'model'}``, fp32). Both are read with ``torch.load(weights_only=True)`` and written
 here in the same formats at toy size for tests.
 
-Numerics follow the official code (Ola-Omni/Ola @ f681820, ola_spec.md §1.5, §1.6, §5):
+Numerics follow the official code (Ola-Omni/Ola @ f681820, docs/official-ola.md §1.5, §1.6, §5.1):
 - Whisper's LayerNorms run in the input dtype (the official code swaps openai-whisper's
   fp32-upcasting LayerNorm for a plain one); attention is SDPA, as in openai-whisper 20250625.
 - BEATs always runs in fp32, including its kaldi filterbank; its weights are those of the file

@@ -4,7 +4,7 @@
 ``temperature 0.7``, ``top_p 0.8``, eos ``[151645, 151643]``, pad/bos 151643. infer.py then
 passes ``temperature=0.2`` and ``top_p=None``; transformers 4.43 merges the two, so the effective
 pipeline is repetition penalty 1.05 → temperature 0.2 → top-k 20, no nucleus filtering
-(ola_spec.md §4.4). The official "greedy" call (``temperature=0``, as lmms-eval uses) is argmax
+(docs/official-ola.md §4.4). The official "greedy" call (``temperature=0``, as lmms-eval uses) is argmax
 *after* the repetition penalty, which still applies.
 
 transformers 5 fills every field left ``None`` in a passed ``GenerationConfig`` from the model's

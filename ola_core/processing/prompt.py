@@ -258,7 +258,7 @@ def _media_at(items: Sequence[_Item], index: int) -> ImageInput | VideoInput | S
 
 # --- sequence lengths --------------------------------------------------------------------------
 def media_token_count(item: ImageInput | VideoInput | SpeechInput) -> int:
-    """How many embeddings one placeholder expands to (ola_spec.md §1.4, §1.6).
+    """How many embeddings one placeholder expands to (docs/official-ola.md §1.4, §1.6).
 
     Image ``3 + h1(w1+1) + h2(w2+1)`` (two views, a newline per row, begin/sep/end; h, w in units
     of 32 px after the ViT's 16 px patches and the 2×2 pooling); video ``2 + T(h(w+1)+1)``;

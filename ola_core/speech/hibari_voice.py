@@ -1,6 +1,6 @@
 """The default English voice: hibari-tts, an ONNX voice shipped inside its PyPI wheel.
 
-Why this one (research/tts.md §4, re-measured in benchmarks/RESULTS.md "Speech"): it needs no
+Why this one (docs/speech-output-notes.md §2, re-measured in benchmarks/RESULTS.md "Speech"): it needs no
 download (the "heart" voice, distilled from Kokoro-82M, is inside the 14 MB wheel), depends only
 on numpy + onnxruntime (no torch), is Apache-2.0, and runs ~50-100× faster than real time on one
 CPU core, so it never competes seriously with the language model for the CPU. It speaks English
@@ -81,6 +81,9 @@ class HibariSynthesizer(Synthesizer):
                         f"The hibari voice {voice!r} is not on this computer; available: "
                         f"{', '.join(self.voices())}. Choose one of those in the settings."
                     )
+                from ola_core.privacy import onnxruntime_module
+
+                onnxruntime_module()  # telemetry off before hibari opens its session
                 from hibari import Hibari
 
                 self._engines[voice] = Hibari(voice=voice, threads=self.threads)

@@ -3,7 +3,7 @@
 The voice must start while the model is still writing, so each finished sentence is handed to
 the synthesizer at once; the very first chunk may even end at a clause break (a comma or colon)
 once it is long enough, because the first audio is what the user waits for. Rules, in the
-spirit of LiveKit's and RealtimeTTS's rule-based splitters (research/tts.md §5), with no data
+spirit of LiveKit's and RealtimeTTS's rule-based splitters (docs/speech-output-notes.md §3), with no data
 downloads:
 
 * a sentence ends at ``。！？；`` (no space needed) or at ``.!?`` followed by white space and a

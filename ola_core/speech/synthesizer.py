@@ -5,7 +5,7 @@ It is driven from one synthesis thread, sentence after sentence; ``cancel()`` ma
 thread (barge-in) and stops the ``synthesize()`` calls running at that moment between chunks.
 
 Why a watchdog: the CosyVoice runtime can hang forever when its LLM thread dies (it polls a
-dictionary that is never filled; research/tts.md §1.2), and a hung synthesizer would hang the
+dictionary that is never filled; docs/speech-output-notes.md §1.2), and a hung synthesizer would hang the
 whole turn. :class:`WatchdogSynthesizer` runs the wrapped generator on a worker thread and turns
 "no chunk for N seconds" into :class:`~ola_core.errors.SynthesisError`. A Python thread cannot
 be killed, so a truly stuck worker is cancelled and abandoned (it is a daemon thread); every

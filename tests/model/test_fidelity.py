@@ -43,7 +43,7 @@ def prompt_inputs(case: str, official_ids: list[int]) -> PromptInputs:
 
     The official video+audio prompt is ``<speech><image>`` and fills by count (visual first);
     our prompt builder puts the visual placeholder first so that type-based splicing gives the
-    same sequence (ola_spec.md §0 fact 3) — done here by swapping the pair.
+    same sequence (docs/official-ola.md §0.3) — done here by swapping the pair.
     """
     media = {name: torch.from_numpy(array) for name, array in make_media().items()}
     image = ImageInput(media["image_lowres"], media["image_highres"])

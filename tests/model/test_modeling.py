@@ -79,7 +79,8 @@ def test_splicing_goes_by_type_whatever_the_order(tiny_fp32: LoadedOla) -> None:
     )
     assert embeds.shape == expected.shape
     torch.testing.assert_close(embeds, expected, rtol=1e-5, atol=1e-5)
-    # token counts of ola_spec.md §1: image 3 + h1(w1+1) + h2(w2+1); video 2 + T(h(w+1)+1); audio 2 + 151n
+    # token counts of docs/official-ola.md §1.4, §1.6: image 3 + h1(w1+1) + h2(w2+1);
+    # video 2 + T(h(w+1)+1); audio 2 + 151n
     assert image_embeds.shape[0] == 3 + 2 * 3 + 2 * 4
     assert video_embeds.shape[0] == 2 + 2 * (2 * 3 + 1)
     assert speech_embeds.shape[0] == 2 + 151

@@ -143,7 +143,7 @@ def test_full_size_modules_have_the_official_keys_and_shapes() -> None:
         projector = SpeechProjector(OlaConfig())
     ours = {k: list(v.shape) for k, v in encoder.state_dict().items()}
     assert ours == official
-    # ola_spec.md §2, spelled out: Whisper 32 blocks of width 1280; BEATs 12 layers of 768, a
+    # docs/official-ola.md §2.1, spelled out: Whisper 32 blocks of width 1280; BEATs 12 layers of 768, a
     # 320-bucket relative position table shared by all layers, the 527-way AudioSet head.
     assert ours["whisper_model.blocks.31.mlp.0.weight"] == [5120, 1280]
     assert "whisper_model.blocks.32.attn_ln.weight" not in ours

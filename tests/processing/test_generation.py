@@ -12,7 +12,7 @@ from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 from ola_core.errors import CorruptModelFileError
 from ola_core.processing.generation import GenerationSettings
 
-# THUdyh/Ola-7b generation_config.json (ola_spec.md §4.4).
+# THUdyh/Ola-7b generation_config.json (docs/official-ola.md §4.4).
 OFFICIAL_FILE = {
     "attn_implementation": "flash_attention_2",
     "bos_token_id": 151643,

@@ -35,7 +35,10 @@ def test_views_equal_official_bit_for_bit(name: str) -> None:
 
 
 def test_token_formula_of_the_spec_example() -> None:
-    """640×480 → low 416×320, high 640×480 → 3 + 10·14 + 15·21 = 458 tokens (ola_spec.md §3.1)."""
+    """640×480 → low 416×320, high 640×480 → 3 + 10·14 + 15·21 = 458 tokens.
+
+    The example of docs/official-ola.md §3.1.
+    """
     views = process_image(np.zeros((480, 640, 3), dtype=np.uint8))
     assert views.lowres.shape == (3, 320, 416)
     assert views.highres.shape == (3, 480, 640)

@@ -7,8 +7,8 @@ first hop is a multiple of 25: chunk boundaries stay where training put them. Th
 the last 8 mel frames, their excitation and their audio back; the next chunk re-vocodes them (now
 with right context) and cross-fades over them with a Hamming window. The last chunk is everything
 left once the LM ends. Upstream doubles the hop on the model object after each chunk and never
-resets it (tts.md §0.6b); here the hop is a constant, so every call's first chunk comes after the
-same 28 tokens (0.84 s of speech). Upstream decodes that last chunk with full attention; we keep
+resets it (docs/speech-output-notes.md §1.3); here the hop is a constant, so every call's first
+chunk comes after the same 28 tokens (0.84 s of speech). Upstream decodes that last chunk with full attention; we keep
 it chunk-causal like the others, so every streamed frame equals one chunk-causal pass over the
 whole utterance. Without streaming, one full-attention pass (as upstream).
 

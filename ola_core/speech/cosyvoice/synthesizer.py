@@ -6,7 +6,7 @@ thread makes the running call return within one LM step or one ODE step.
 
 Selection rule (speech/selection.py): "auto" prefers CosyVoice (priority 80) when its model
 folder is present and a CUDA GPU is available; on a CPU it is listed as unavailable (far slower
-than real time, research/tts.md §1.4) unless chosen explicitly with ``OLA_COSYVOICE_DEVICE=cpu``.
+than real time, docs/speech-output-notes.md §1.5) unless chosen explicitly with ``OLA_COSYVOICE_DEVICE=cpu``.
 The model folder comes from the voice context, else ``OLA_COSYVOICE_DIR``, else the model store.
 """
 
