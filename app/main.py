@@ -67,6 +67,7 @@ class AppController(QObject):
             open_settings=self.open_settings,
             open_setup=self.open_setup,
             open_about=self.open_about,
+            remember_setting=self.remember_setting,
         )
         for warning in warnings:
             self.window.show_problem("settings", warning, level="warning")
@@ -101,6 +102,12 @@ class AppController(QObject):
             save_settings(settings)
         except OlaError as error:
             self.window.show_problem("settings", str(error))
+
+    def remember_setting(self, key: str, value: object) -> None:
+        """Save one choice made in the window (``"audio.hands_free"``), as the settings dialog would."""
+        section, name = key.split(".")
+        group = replace(getattr(self.settings, section), **{name: value})
+        self._save(replace(self.settings, **{section: group}))
 
     # --- dialogs -------------------------------------------------------------------------------
     def open_setup(self) -> None:

@@ -10,17 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
-    QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
-    QKeyEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -33,61 +30,30 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QPlainTextEdit,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from app.bridge import AssistantBridge
+from app.bridge import AssistantBridge, AssistantLike
 from app.conversation import Conversation, Message
 from app.devices import DeviceLists
-from app.icons import icon
-from app.widgets.banner import BannerArea
+from app.menus import build_menus
+from app.push_to_talk import SpaceToTalk
+from app.widgets.banner import ACTION_TEXT, SETTINGS_TAB, BannerArea
 from app.widgets.input_row import InputRow
 from app.widgets.region import RegionSelector
-from app.widgets.status import LatencyHud, LevelMeter, StatePill, hud_details, pill_for
+from app.widgets.status import StatusRow, hud_details, pill_for
 from app.widgets.transcript import AssistantBubble, TranscriptView, UserBubble
 from app.widgets.vision_panel import VisionPanel
 from ola_core import events as ev
 from ola_core import model_store
-from ola_core.capture.frames import TimedFrame
 from ola_core.errors import OlaError
 from ola_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-class AssistantLike(Protocol):
-    """The part of :class:`ola_core.assistant.Assistant` the window uses."""
-
-    def subscribe(self, callback: ev.Subscriber) -> Callable[[], None]: ...
-    def send_text(self, text: str) -> None: ...
-    def attach(self, path: str | Path) -> None: ...
-    def clear_attachments(self) -> None: ...
-    def push_to_talk(self, down: bool) -> None: ...
-    def set_hands_free(self, on: bool) -> None: ...
-    def stop(self) -> None: ...
-    def set_muted(self, muted: bool) -> None: ...
-    def reset(self) -> None: ...
-    def set_source(self, kind: Any, index: int = 0, region: Any = None) -> None: ...
-    def apply_settings(self, settings: Settings) -> None: ...
-    def preview_frame(self) -> TimedFrame | None: ...
-    def shutdown(self, timeout: float = 10.0) -> None: ...
-
-
-# What a banner offers, by the area of the problem (ola_core.events.ProblemArea).
-ACTION_TEXT = {
-    "microphone": "Choose another microphone",
-    "speaker": "Choose another speaker",
-    "camera": "Choose another camera",
-    "screen": "Choose another screen",
-    "model": "Set up the model",
-    "settings": "Open settings",
-    "generation": "Open settings",
-    "synthesis": "Voice settings",
-}
-SETTINGS_TAB = {"microphone": 1, "speaker": 1, "synthesis": 2, "camera": 3, "screen": 3, "generation": 4}
+APP_NAME = "Ola Assistant"
 
 
 class MainWindow(QMainWindow):
@@ -101,6 +67,7 @@ class MainWindow(QMainWindow):
         open_settings: Callable[[int], None] | None = None,
         open_setup: Callable[[], None] | None = None,
         open_about: Callable[[], None] | None = None,
+        remember_setting: Callable[[str, Any], None] | None = None,
     ) -> None:
         super().__init__()
         self.assistant = assistant
@@ -110,11 +77,14 @@ class MainWindow(QMainWindow):
         self._open_settings = open_settings
         self._open_setup = open_setup
         self._open_about = open_about
+        self._remember_setting = remember_setting  # saves a choice made outside the settings dialog
         self._state: ev.StateChanged | None = None
         self._load_fraction: float | None = None
         self._ptt_held = False
         self._mic_ok = True
-        self.setWindowTitle("Ola Assistant")
+        self._assistant_state: str | None = None  # the assistant's own state when it was attached
+        self.pending_questions: list[str] = []  # typed while the model loads: sent once it has
+        self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.resize(1180, 760)
 
@@ -159,35 +129,23 @@ class MainWindow(QMainWindow):
         outer.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
-        status = self.statusBar()
-        status.setSizeGripEnabled(False)
-        self.pill = StatePill()
-        status.addWidget(self.pill)
-        self.meter = LevelMeter()
-        status.addWidget(self.meter)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setIcon(icon("stop", "#d23c3c", 16))
-        self.stop_button.setProperty("role", "danger")
-        self.stop_button.setToolTip("Stop the answer (Esc)")
-        self.stop_button.setAccessibleName("Stop the answer")
-        self.stop_button.setEnabled(False)
-        self.stop_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.status_row = StatusRow(self.statusBar())
+        row = self.status_row
+        self.pill, self.meter, self.stop_button, self.hud = row.pill, row.meter, row.stop_button, row.hud
+        self.model_label = row.model_label
         self.stop_button.clicked.connect(self.stop)
-        status.addWidget(self.stop_button)
-        self.hud = LatencyHud()
         self.hud.details_toggled.connect(self._toggle_trace)
-        status.addWidget(self.hud)
-        self.model_label = QLabel()
-        self.model_label.setAccessibleName("Model in use")
-        status.addPermanentWidget(self.model_label)
         self.show_model(model_files)
 
-        self._build_menus()
+        menus = build_menus(self)
+        self.camera_action, self.screen_action, self.mute_action = menus.camera, menus.screen, menus.mute
+        self._show_camera_availability()
         self.input.send_requested.connect(self.send_text)
         self.input.attach_requested.connect(self.attach_files)
         self.input.clear_attachments_requested.connect(lambda: self._call("clear_attachments"))
         self.input.hands_free_toggled.connect(lambda on: self._call("set_hands_free", on))
         self.vision.source_requested.connect(lambda kind, index: self._call("set_source", kind, index))
+        self.input.hands_free_toggled.connect(self._remember_hands_free)
         self.vision.region_requested.connect(self.pick_region)
         self.region_selector: RegionSelector | None = None
 
@@ -195,7 +153,9 @@ class MainWindow(QMainWindow):
         self._connect_bridge()
         self.set_assistant(assistant)
         self.input.set_hands_free(self.settings.audio.hands_free)
-        QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
+        self.space = SpaceToTalk(self._space_talks, self)
+        self.space.held.connect(self.push_to_talk)
+        QApplication.instance().installEventFilter(self.space)  # type: ignore[union-attr]
         self.input.box.setFocus()
 
     def set_assistant(self, assistant: AssistantLike | None) -> None:
@@ -206,6 +166,8 @@ class MainWindow(QMainWindow):
             self.vision.set_frame_provider(None)
             self.pill.set_state("idle", "No model loaded")
             return
+        state = getattr(assistant, "state", None)  # events only tell of changes from now on
+        self._assistant_state = state if isinstance(state, str) else None
         self.bridge.attach(assistant.subscribe)
         self.vision.set_frame_provider(assistant.preview_frame)
         self.pill.set_state(*pill_for(None))
@@ -213,44 +175,21 @@ class MainWindow(QMainWindow):
     def set_devices(self, devices: DeviceLists) -> None:
         self.devices = devices
         self.vision.set_devices(devices.camera, devices.monitor)
+        self._show_camera_availability()
 
-    # --- menus ---------------------------------------------------------------------------------
-    def _action(self, menu: Any, text: str, slot: Callable[[], None], shortcut: str | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        conv = bar.addMenu("&Conversation")
-        self._action(conv, "&New conversation", self.new_conversation, "Ctrl+N")
-        self._action(conv, "&Export…", self.export_dialog, "Ctrl+E")
-        conv.addSeparator()
-        self._action(conv, "&Quit", self.close, "Ctrl+Q")
-        share = bar.addMenu("&Share")
-        self.camera_action = self._action(share, "Toggle &camera", self.toggle_camera, "Ctrl+K")
-        self.screen_action = self._action(share, "Toggle &screen", self.toggle_screen, "Ctrl+Shift+S")
-        share.addSeparator()
-        self.mute_action = self._action(share, "&Mute microphone", self.toggle_mute, "Ctrl+M")
-        self.mute_action.setCheckable(True)
-        stop = QAction("Stop", self)
-        stop.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        stop.triggered.connect(self.stop)
-        self.addAction(stop)
-        model = bar.addMenu("&Model")
-        self._action(model, "&Set up model…", self._setup, None)
-        self._action(model, "&Settings…", lambda: self.open_settings(0), "Ctrl+,")
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&About Ola Assistant", self._about, None)
+    def _show_camera_availability(self) -> None:
+        """Ctrl+K does nothing useful without a camera: say so instead of offering it."""
+        found = bool(self.devices.camera)
+        self.camera_action.setEnabled(found)
+        self.camera_action.setText("Toggle &camera" if found else "Toggle camera (no camera found)")
 
     # --- commands ------------------------------------------------------------------------------
     def _call(self, method: str, *args: Any) -> bool:
         """Call an assistant command; its user-facing errors become banners, never tracebacks."""
         if self.assistant is None:
-            self.banners.show_message("No model is loaded yet.", action=(ACTION_TEXT["model"], self._setup))
+            self.banners.show_message(
+                "No model is loaded yet.", action=(ACTION_TEXT["model"], self.open_setup)
+            )
             return False
         try:
             getattr(self.assistant, method)(*args)
@@ -260,7 +199,36 @@ class MainWindow(QMainWindow):
         return True
 
     def send_text(self, text: str) -> None:
-        self._call("send_text", text)
+        """Send a typed question; while the model loads (or none is set up yet) keep it for later."""
+        if self._model_ready():
+            self._call("send_text", text)
+            return
+        self.pending_questions.append(text)
+        self.input.show_pending(self.pending_questions)
+        if self.assistant is None:
+            self.banners.show_message(
+                "No model is loaded yet: your question is kept and sent once one is.",
+                action=(ACTION_TEXT["model"], self.open_setup),
+                cause="model",
+            )
+
+    def _model_ready(self) -> bool:
+        if self.assistant is None:
+            return False
+        state = self._state.state if self._state is not None else self._assistant_state
+        return state not in ("loading", "error")
+
+    def _send_pending(self) -> None:
+        if not self._model_ready():
+            return
+        questions, self.pending_questions = self.pending_questions, []
+        self.input.show_pending([])
+        for text in questions:
+            self._call("send_text", text)
+
+    def _remember_hands_free(self, on: bool) -> None:
+        if self._remember_setting is not None:
+            self._remember_setting("audio.hands_free", on)
 
     def attach_files(self, paths: Sequence[Path]) -> None:
         for path in paths:
@@ -277,9 +245,14 @@ class MainWindow(QMainWindow):
         self.vision.strip.set_frames([])
 
     def toggle_camera(self) -> None:
-        self._call(
-            "set_source", "off" if self.vision.kind == "camera" else "camera", self.settings.vision.camera
-        )
+        if self.vision.kind == "camera":
+            self._call("set_source", "off", 0)
+            return
+        listed = [index for index, _name in self.devices.camera]
+        if not listed:
+            return
+        wanted = self.settings.vision.camera
+        self._call("set_source", "camera", wanted if wanted in listed else listed[0])
 
     def toggle_screen(self) -> None:
         self._call(
@@ -307,11 +280,11 @@ class MainWindow(QMainWindow):
         if self._open_settings is not None:
             self._open_settings(tab)
 
-    def _setup(self) -> None:
+    def open_setup(self) -> None:
         if self._open_setup is not None:
             self._open_setup()
 
-    def _about(self) -> None:
+    def open_about(self) -> None:
         if self._open_about is not None:
             self._open_about()
 
@@ -349,12 +322,14 @@ class MainWindow(QMainWindow):
         b.load_progress.connect(self.on_load_progress)
         b.model_loaded.connect(self.on_model_loaded)
         b.device_event.connect(self.on_device)
-        b.source_changed.connect(lambda e: self.vision.show_source(e.kind, e.index))
+        b.source_changed.connect(self.on_source)
         b.attachments_changed.connect(lambda e: self.input.show_attachments(e.paths))
         b.conversation_reset.connect(lambda _e: (self.transcript.clear(), self.conversation.clear()))
 
     def on_state(self, event: ev.StateChanged) -> None:
         self._state = event
+        if event.state not in ("loading", "error"):
+            self._send_pending()
         self.pill.set_state(*pill_for(event, self._load_fraction, self._mic_ok))
         self.stop_button.setEnabled(event.state in ("listening", "thinking", "speaking"))
         self.input.set_hands_free(event.hands_free)
@@ -372,6 +347,7 @@ class MainWindow(QMainWindow):
         if self.model_files is None or not self.model_files.is_test_model:
             self.model_label.setText(event.description)
         self.pill.setToolTip(f"Loaded in {event.load_s:.1f} s")
+        self.banners.clear("model")
 
     def on_user_turn(self, event: ev.UserTurnCaptured) -> None:
         images = self.vision.show_turn_frames(event.frames) if event.frames else []
@@ -432,8 +408,18 @@ class MainWindow(QMainWindow):
     def on_device(self, event: ev.DeviceEvent) -> None:
         if event.kind == "microphone":
             self._set_mic_ok(event.available)
-        if not event.available:
+        else:
+            self.vision.show_available(event.available)
+        if event.available:
+            self.banners.clear(event.kind)  # its cause is fixed
+        else:
             self.show_problem(event.kind, event.message or f"{event.name} disconnected.")
+
+    def on_source(self, event: ev.SourceChanged) -> None:
+        self.vision.show_source(event.kind, event.index)
+        for kind in ("camera", "screen"):  # a source no longer in use has no problem to show
+            if event.kind != kind:
+                self.banners.clear(kind)
 
     def on_error(self, event: ev.ErrorRaised) -> None:
         if event.area == "microphone":
@@ -449,49 +435,36 @@ class MainWindow(QMainWindow):
         text = ACTION_TEXT.get(area)
         action: tuple[str, Callable[[], None]] | None = None
         if area == "model":
-            action = (ACTION_TEXT["model"], self._setup)
+            action = (ACTION_TEXT["model"], self.open_setup)
         elif text is not None:
             action = (text, lambda: self.open_settings(SETTINGS_TAB.get(area, 0)))
         self.banners.show_message(
-            message, level=level, action=action, timeout_ms=12000 if level == "warning" else 0
+            message, level=level, action=action, timeout_ms=12000 if level == "warning" else 0, cause=area
         )
 
     def show_model(self, files: model_store.ModelFiles | None) -> None:
         self.model_files = files
-        if files is None:
-            self.model_label.setText("No model — Model → Set up…")
-            self.setWindowTitle("Ola Assistant")
-        elif files.is_test_model:
-            self.model_label.setText("⚠ " + model_store.TEST_MODEL_LABEL)
-            self.model_label.setStyleSheet("color: #b7791f; font-weight: 600;")
-            self.setWindowTitle("Ola Assistant — interface-test model (random weights)")
-        else:
-            self.model_label.setText(files.label)
-            self.model_label.setStyleSheet("")
-            self.setWindowTitle("Ola Assistant")
+        self.status_row.show_model(files)
+        # The platform appends the application's display name to any other title.
+        self.setWindowTitle(
+            "Interface-test model (random weights)" if files and files.is_test_model else APP_NAME
+        )
 
     def _toggle_trace(self, on: bool) -> None:
         self.trace_panel.setVisible(on and self.hud.trace is not None)
 
     # --- keyboard and drops --------------------------------------------------------------------
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Hold Space = push-to-talk (key repeats ignored), unless the focused control uses Space.
+    def _space_talks(self) -> bool:
+        """Space is push-to-talk unless the focused control uses Space.
 
         Text fields type it and a button reached with Tab is pressed by it (keyboard users rely
         on that); buttons take focus only from Tab, so after a mouse click Space still talks.
         """
-        kind = event.type()
-        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
-            key_event: QKeyEvent = event  # type: ignore[assignment]
-            if key_event.key() == Qt.Key.Key_Space and not key_event.modifiers() and not self._typing():
-                if not key_event.isAutoRepeat():
-                    self.push_to_talk(kind == QEvent.Type.KeyPress)
-                return True
-        return super().eventFilter(watched, event)
-
-    def _typing(self) -> bool:
         focus = QApplication.focusWidget()
-        return isinstance(focus, QPlainTextEdit | QLineEdit | QComboBox | QAbstractButton | QAbstractSpinBox)
+        typing = isinstance(
+            focus, QPlainTextEdit | QLineEdit | QComboBox | QAbstractButton | QAbstractSpinBox
+        )
+        return self.isActiveWindow() and not typing
 
     def push_to_talk(self, down: bool) -> None:
         if down == self._ptt_held:
@@ -511,7 +484,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        QApplication.instance().removeEventFilter(self)  # type: ignore[union-attr]
+        QApplication.instance().removeEventFilter(self.space)  # type: ignore[union-attr]
+        self.space.cancel()
         self.bridge.detach()
         if self.assistant is not None:
             self.assistant.shutdown(timeout=5.0)

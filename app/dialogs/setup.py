@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -77,7 +77,6 @@ class SetupDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Set up Ola Assistant")
-        self.setMinimumWidth(560)
         self.cache_dir = cache_dir
         self.test_model_dir = test_model_dir
         self.files: model_store.ModelFiles | None = None
@@ -89,9 +88,16 @@ class SetupDialog(QDialog):
         self._relay.finished.connect(self._done)
         self._relay.failed.connect(self._failed)
 
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        self.scroll = QScrollArea()  # only scrolls on a screen too small for the contents
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.body = QWidget()
+        layout = QVBoxLayout(self.body)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # grow when progress appears
+        self.scroll.setWidget(self.body)
+        outer.addWidget(self.scroll, 1)
         title = QLabel("Welcome to Ola Assistant")
         title.setProperty("role", "title")
         layout.addWidget(title)
@@ -179,13 +185,14 @@ class SetupDialog(QDialog):
         self.error_label.setStyleSheet("color: #d23c3c;")
         self.error_label.hide()
         layout.addWidget(self.error_label)
+        layout.addStretch(1)
         row = QHBoxLayout()
         row.addStretch(1)
         self.later_button = QPushButton("Later")
         self.later_button.setToolTip("Close; the window opens without a model (Setup is in the Model menu)")
         self.later_button.clicked.connect(self.reject)
         row.addWidget(self.later_button)
-        layout.addLayout(row)
+        outer.addLayout(row)
 
         self.found = model_store.find_model_files(model_folder, cache_dir)
         self._show_found()
@@ -193,6 +200,24 @@ class SetupDialog(QDialog):
             self._show_hardware(hardware)
         else:
             _run_in_thread(model_store.detect_hardware, self._relay.hardware, self._relay.failed)
+        self.fit_to_contents()
+
+    def fit_to_contents(self) -> None:
+        """Open (or grow) to show everything unscrolled, wrapped text at a comfortable width.
+
+        Sizes come from the font (so 200 % scaling and large fonts grow the dialog); only a
+        screen smaller than the contents caps it, and then the contents scroll.
+        """
+        body = self.body.layout()
+        assert body is not None
+        width = max(body.minimumSize().width(), self.fontMetrics().averageCharWidth() * 80)
+        height = body.heightForWidth(width) if body.hasHeightForWidth() else body.sizeHint().height()
+        margins = self.contentsMargins() + self.layout().contentsMargins()  # type: ignore[union-attr]
+        chrome_h = margins.top() + margins.bottom() + self.later_button.sizeHint().height() + 12
+        want = QSize(width + margins.left() + margins.right(), height + chrome_h)
+        screen = self.screen().availableGeometry().size() if self.screen() is not None else want
+        target = want.boundedTo(screen * 0.95).expandedTo(self.size() if self.isVisible() else QSize())
+        self.resize(target)
 
     # --- state ---------------------------------------------------------------------------------
     def _show_found(self) -> None:
@@ -247,7 +272,7 @@ class SetupDialog(QDialog):
         self.progress.setValue(0)
         self.cancel_button.show()
         self.progress_label.setText("Asking huggingface.co for the file list…")
-        self.adjustSize()
+        self.fit_to_contents()
         self._downloader = model_store.Downloader(
             with_cosyvoice=self.with_cosyvoice.isChecked(),
             cache_dir=self.cache_dir,
@@ -284,7 +309,7 @@ class SetupDialog(QDialog):
         self.progress_label.setText("")
         self.error_label.setText(message)
         self.error_label.show()
-        self.adjustSize()
+        self.fit_to_contents()
 
     def reject(self) -> None:
         self.cancel_download()

@@ -92,6 +92,13 @@ class InputRow(QWidget):
         self.attachments.hide()
         outer.addWidget(self.attachments)
 
+        self.pending = QLabel()
+        self.pending.setProperty("role", "muted")
+        self.pending.setWordWrap(True)
+        self.pending.setAccessibleName("Questions waiting for the model")
+        self.pending.hide()
+        outer.addWidget(self.pending)
+
         row = QHBoxLayout()
         row.setSpacing(8)
         self.attach_button = QToolButton()
@@ -140,6 +147,12 @@ class InputRow(QWidget):
         self.attachments_label.setText(
             "Attached: " + ", ".join(p.name for p in paths) + "  — sent with your next message"
         )
+
+    def show_pending(self, questions: Sequence[str]) -> None:
+        """The typed questions kept until the model has loaded (none: hidden)."""
+        self.pending.setVisible(bool(questions))
+        quoted = ", ".join(f"“{q if len(q) <= 60 else q[:59] + '…'}”" for q in questions)
+        self.pending.setText(f"Waiting for the model to load; then Ola answers {quoted}")
 
     def show_push_to_talk(self, held: bool) -> None:
         self.mic.setProperty("ptt", "true" if held else "false")

@@ -1,13 +1,14 @@
-"""Status row: state pill, mic level meter, Stop, and the latency HUD of the last turn."""
+"""Status row: state pill, mic level meter, Stop, the latency HUD of the last turn, the model."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from app import theme
 from app.icons import icon
+from ola_core import model_store
 from ola_core.events import StateChanged
 from ola_core.trace import TurnTrace
 
@@ -150,3 +151,40 @@ class LatencyHud(QToolButton):
         self.trace = trace
         self.setText(hud_summary(trace))
         self.setToolTip(hud_details(trace))
+
+
+class StatusRow:
+    """The widgets of the window's status bar; every one keeps its full text at the default size."""
+
+    def __init__(self, bar: QStatusBar) -> None:
+        bar.setSizeGripEnabled(False)
+        self.pill = StatePill()
+        bar.addWidget(self.pill)
+        self.meter = LevelMeter()
+        bar.addWidget(self.meter)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setIcon(icon("stop", "#d23c3c", 16))
+        self.stop_button.setProperty("role", "danger")
+        self.stop_button.setToolTip("Stop the answer (Esc)")
+        self.stop_button.setAccessibleName("Stop the answer")
+        self.stop_button.setEnabled(False)
+        self.stop_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        bar.addWidget(self.stop_button)
+        self.hud = LatencyHud()
+        bar.addWidget(self.hud)
+        self.model_label = QLabel()
+        self.model_label.setAccessibleName("Model in use")
+        bar.addPermanentWidget(self.model_label)
+
+    def show_model(self, files: model_store.ModelFiles | None) -> None:
+        """The model in use; the interface-test model short and marked (its full label is the tooltip)."""
+        if files is None:
+            text, tip, style = "No model — Model → Set up…", "", ""
+        elif files.is_test_model:
+            text, tip = "⚠ Test model (random weights)", model_store.TEST_MODEL_LABEL
+            style = "color: #b7791f; font-weight: 600;"
+        else:
+            text, tip, style = files.label, "", ""
+        self.model_label.setText(text)
+        self.model_label.setToolTip(tip)
+        self.model_label.setStyleSheet(style)

@@ -128,6 +128,8 @@ class VisionPanel(QFrame):
         header.addWidget(self.indicator)
         layout.addLayout(header)
 
+        self.kind = "off"
+        self.index = 0
         self.picker = QComboBox()
         self.picker.setAccessibleName("Visual source")
         self.picker.setToolTip("What Ola sees: a camera, a screen, or nothing")
@@ -149,7 +151,6 @@ class VisionPanel(QFrame):
         self._timer = QTimer(self)
         self._timer.setInterval(1000 // PREVIEW_FPS)
         self._timer.timeout.connect(self._poll)
-        self.kind = "off"
         self.show_source("off", 0)
 
     def set_devices(self, cameras: Sequence[tuple[int, str]], monitors: Sequence[tuple[int, str]]) -> None:
@@ -185,24 +186,33 @@ class VisionPanel(QFrame):
         self.kind = kind
         self.index = index
         row = self.row_of((kind, index))
-        if row >= 0:
-            self.picker.setCurrentIndex(row)
-        if kind == "camera":
-            self.indicator.setText("● Camera on")
-            self.indicator.setStyleSheet("color: #e5484d; font-weight: 600;")
-        elif kind == "screen":
-            self.indicator.setText("● Screen shared")
-            self.indicator.setStyleSheet("color: #e5484d; font-weight: 600;")
-        else:
-            self.indicator.setText("Not sharing")
-            self.indicator.setStyleSheet("")
-        self.indicator.setAccessibleDescription(self.indicator.text())
+        if row < 0:  # in use but not listed (a camera from the settings the probe did not find)
+            name = f"Camera {index}" if kind == "camera" else f"Screen {index}"
+            self.picker.addItem(icon(kind, theme.current().muted_text), f"{name} (not listed)", (kind, index))
+            row = self.picker.count() - 1
+        self.picker.setCurrentIndex(row)
+        self.show_available(True)
         if kind == "off":
             self._timer.stop()
             self._last_t = None
             self.preview.show_image(None)
         elif self._provider is not None:
             self._timer.start()
+
+    def show_available(self, available: bool) -> None:
+        """The indicator: on air only while the chosen source really delivers."""
+        if self.kind == "off":
+            text, style = "Not sharing", ""
+        elif not available:
+            what = "Camera" if self.kind == "camera" else "Screen"
+            text, style = f"{what} not available — retrying", "color: #b7791f; font-weight: 600;"
+        elif self.kind == "camera":
+            text, style = "● Camera on", "color: #e5484d; font-weight: 600;"
+        else:
+            text, style = "● Screen shared", "color: #e5484d; font-weight: 600;"
+        self.indicator.setText(text)
+        self.indicator.setStyleSheet(style)
+        self.indicator.setAccessibleDescription(text)
 
     def _poll(self) -> None:
         frame = self._provider() if self._provider is not None else None

@@ -7,15 +7,16 @@ through exactly the code a camera goes through.
 
 A camera that is missing, busy (open in another application) or unplugged is reported with a
 :class:`~ola_core.capture.events.DeviceLost` event at once and retried every second; frames
-resume with :class:`~ola_core.capture.events.DeviceRestored`.
+resume with :class:`~ola_core.capture.events.DeviceRestored`. Those retries must not fill the
+log: on Linux a camera without a /dev/videoN node is not handed to OpenCV at all, and OpenCV's
+own warnings ("can't open camera by index") are silenced unless OPENCV_LOG_LEVEL asks for them.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # a missing camera is our event, not a cv2 warning
 
 import cv2
 import numpy as np
@@ -25,6 +26,10 @@ from ola_core.capture.frames import PollingFrameSource
 from ola_core.errors import CameraError
 
 DEFAULT_FILE_FPS = 30.0  # for files whose container does not say
+
+if "OPENCV_LOG_LEVEL" not in os.environ:  # a missing camera is our event, not a cv2 warning
+    # Set here, not through the variable: OpenCV may have been imported (and read it) already.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def fit_max_side(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -82,6 +87,12 @@ class CameraSource(PollingFrameSource):
                 raise CameraError(f"The video file {self.device} does not exist; choose another file.")
             cap = cv2.VideoCapture(str(self.device))
         else:
+            node = Path(f"/dev/video{self.device}")
+            if sys.platform.startswith("linux") and not node.exists():
+                raise CameraError(
+                    f"No camera found ({node} does not exist). Connect one, or choose another camera "
+                    "in Settings; retrying every second."
+                )
             cap = cv2.VideoCapture(self.device)
         if not cap.isOpened():
             cap.release()

@@ -235,7 +235,7 @@ class PollingFrameSource(FrameSource):
     def _report_lost(self, message: str) -> None:
         if not self.lost:
             self.lost = True
-            log.warning("%s %s lost: %s", self.kind, self.name, message)
+            log.warning("%s lost: %s", self.name, message)
             self.on_event(DeviceLost(self.kind, self.name, message, time.monotonic()))
 
     def _run(self) -> None:
@@ -263,7 +263,7 @@ class PollingFrameSource(FrameSource):
                     self._close()
                     opened = False
                     self._report_lost(
-                        f"The {self.kind} {self.name} stopped delivering frames (disconnected, or in use "
+                        f"The {self.name} stopped delivering frames (disconnected, or in use "
                         "by another application); retrying every second."
                     )
                     was_lost = True

@@ -184,7 +184,7 @@ class MicStream:
             stream.start()
         except (sounddevice.PortAudioError, ValueError) as error:
             raise AudioDeviceError(
-                f"Cannot open the microphone {target.pulse_name or target.portaudio_device or 'default'} "
+                f"Cannot open the microphone “{target.pulse_name or target.portaudio_device or 'default'}” "
                 f"({error}). "
                 "Check that it is connected and not used exclusively by another application."
             ) from error
@@ -281,13 +281,13 @@ class MicStream:
         opened = self._opened
         assert opened is not None
         if not opened.stream.active:
-            return f"The microphone {opened.name} stopped."
+            return f"The microphone “{opened.name}” stopped."
         if stalled_s >= self.watch_s:
-            return f"The microphone {opened.name} stopped sending audio."
+            return f"The microphone “{opened.name}” stopped sending audio."
         if opened.pulse_source is not None:
             names = devices.pulse_source_names()
             if names is not None and opened.pulse_source not in names:
-                return f"The microphone {opened.name} was disconnected."
+                return f"The microphone “{opened.name}” was disconnected."
         return None
 
     def _lose(self, problem: str) -> None:
