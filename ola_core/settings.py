@@ -112,6 +112,15 @@ class Settings:
 T = TypeVar("T")
 
 
+def field_range(cls: type[Any], name: str) -> tuple[float, float]:
+    """The allowed (low, high) of a numeric setting, for command-line options that set it."""
+    for f in dataclasses.fields(cls):
+        if f.name == name and "range" in f.metadata:
+            low, high = f.metadata["range"]
+            return low, high
+    raise KeyError(f"{cls.__name__}.{name} has no range")
+
+
 def _build(cls: type[T], data: Any, prefix: str, warnings: list[str]) -> T:
     default = cls()
     if not isinstance(data, dict):

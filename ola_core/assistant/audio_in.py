@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ola_core.assistant.echo import EchoGuard
-from ola_core.capture.events import CaptureEvent, EventCallback, LevelUpdate, ignore_event
+from ola_core.capture.events import CaptureEvent, EventCallback, LevelUpdate, SpeechStarted, ignore_event
 from ola_core.capture.pcm import SAMPLE_RATE, level_dbfs
 from ola_core.capture.vad import Endpointer, EndpointerConfig
 from ola_core.settings import AudioSettings
@@ -35,6 +35,20 @@ def endpointer_config(settings: AudioSettings) -> EndpointerConfig:
         end_silence_ms=settings.end_of_turn_silence_ms,
         sustained_ms=settings.barge_in_ms,
     )
+
+
+def contains_speech(pcm: np.ndarray, settings: AudioSettings) -> bool:
+    """Whether the endpointer would hear a turn in 16 kHz mono ``pcm`` (float or int16).
+
+    Runs the same endpointer as the live path over the samples at once (followed by the
+    end-of-turn silence), so a silent recording is reported before anything waits for it.
+    """
+    if pcm.dtype != np.int16:
+        pcm = np.clip(np.rint(pcm * 32767.0), -32768, 32767).astype(np.int16)
+    tail = np.zeros(SAMPLE_RATE * (settings.end_of_turn_silence_ms + 500) // 1000, np.int16)
+    endpointer = Endpointer(endpointer_config(settings))
+    events = endpointer.feed(np.concatenate([pcm, tail]))
+    return any(isinstance(event, SpeechStarted) for event in events)
 
 
 class AudioInput(ABC):

@@ -32,6 +32,8 @@ from ola_core.events import (
 )
 from ola_core.settings import Settings, load_settings
 
+CAPTURE_MARGIN_S = 30.0  # after the replayed audio ends: its turn is captured well within this
+
 
 def replay_settings(
     model_dir: Path,
@@ -146,17 +148,37 @@ class HeadlessSession:
         else:
             self.input.say(audio)
         self.input.wait_spoken(timeout)
-        captured = self.wait_for(lambda e: isinstance(e, UserTurnCaptured), timeout, after=start)
+        # Once everything was "spoken", the endpointer closes the turn within its silence rule.
+        settle = min(timeout, self.settings.audio.end_of_turn_silence_ms / 1000 + CAPTURE_MARGIN_S)
+        captured = self._wait_turn_event(lambda e: isinstance(e, UserTurnCaptured), settle, start)
         if captured is None:
             return None
         turn_id = captured.turn_id  # type: ignore[union-attr]
-        done = self.wait_for(
-            lambda e: isinstance(e, TurnFinished) and e.turn_id == turn_id, timeout, after=start
+        done = self._wait_turn_event(
+            lambda e: isinstance(e, TurnFinished) and e.turn_id == turn_id, timeout, start
         )
         return done  # type: ignore[return-value]
 
     def ask_text(self, text: str, timeout: float = 120.0) -> TurnFinished | None:
         start = self.mark()
         self.assistant.send_text(text)
-        done = self.wait_for(lambda e: isinstance(e, TurnFinished), timeout, after=start)
+        done = self._wait_turn_event(lambda e: isinstance(e, TurnFinished), timeout, start)
         return done  # type: ignore[return-value]
+
+    def _wait_turn_event(
+        self, predicate: Callable[[AssistantEvent], bool], timeout: float, after: int
+    ) -> AssistantEvent | None:
+        """Like :meth:`wait_for`, but an internal failure of the assistant raises at once.
+
+        Such a failure means the turn will never finish; waiting out the timeout would only
+        look like a hang to whoever drives the session.
+        """
+        found = self.wait_for(lambda e: predicate(e) or _internal_failure(e), timeout, after=after)
+        if isinstance(found, ErrorRaised) and _internal_failure(found):
+            raise OlaError(found.message)
+        return found
+
+
+def _internal_failure(event: AssistantEvent) -> bool:
+    """An error the assistant's loop caught outside any turn's own error handling."""
+    return isinstance(event, ErrorRaised) and event.area == "internal" and event.turn_id is None

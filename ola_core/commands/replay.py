@@ -37,22 +37,47 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--trace", type=Path, help="write the turn's latency trace here (JSON)")
     parser.add_argument("--quantization", choices=("nf4", "int8", "none"), help="default: the settings'")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="default: the settings'")
-    parser.add_argument("--max-new-tokens", type=int, help="default: the settings'")
+    parser.add_argument(
+        "--max-new-tokens", type=token_count, metavar="N", help="longest answer in tokens (default: the settings')"
+    )
     parser.add_argument("--no-play", action="store_true", help="do not play the answer on the speakers")
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ola_core.assistant.headless import HeadlessSession, replay_settings
+def token_count(text: str) -> int:
+    """``--max-new-tokens``: a whole number within the range the settings allow."""
+    from ola_core.settings import GenerationSettings, field_range
 
-    for path, what in ((args.audio, "audio"), (args.video, "video")):
-        if path is not None and not path.is_file():
-            raise MediaError(f"The {what} file {path} does not exist. Check the path.")
+    low, high = field_range(GenerationSettings, "max_new_tokens")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be within {low:g}–{high:g}, not {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from ola_core.assistant.audio_in import contains_speech
+    from ola_core.assistant.headless import HeadlessSession, replay_settings
+    from ola_core.processing.audio import load_audio
+    from ola_core.processing.video import process_video
+
+    # Everything the user named is checked before the model loads: a bad file costs a second.
     if args.frames is not None and not args.frames.is_dir():
         raise MediaError(f"The frames folder {args.frames} does not exist. Check the path.")
+    if args.video is not None or args.frames is not None:
+        process_video(args.video or args.frames, max_frames=1, with_audio=False)  # MediaError naming it
+    for path in (args.out, args.trace):
+        if path is not None:
+            check_writable(path)
     settings = replay_settings(
         args.model, quantization=args.quantization, device=args.device, max_new_tokens=args.max_new_tokens
     )
+    speech = load_audio(args.audio)  # MediaError naming the file (missing, corrupt, NaN samples)
+    if not contains_speech(speech, settings.audio):
+        raise MediaError(f"No speech was found in {args.audio}: it is silent or too quiet to be heard as a question.")
     session = HeadlessSession(
         settings, out_wav=args.out, play=not args.no_play, video=args.video, frames=args.frames
     )
@@ -66,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     session.on_text = show
     try:
         session.start(timeout=WAIT_MARGIN_S)
-        finished = session.ask_spoken(args.audio, timeout=WAIT_MARGIN_S)
+        finished = session.ask_spoken(speech, timeout=WAIT_MARGIN_S)
         if finished is not None:
             session.save_wav()
     finally:
@@ -84,13 +109,28 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if args.trace is not None:
-        args.trace.parent.mkdir(parents=True, exist_ok=True)
         args.trace.write_text(
             json.dumps(trace.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
     if args.out is not None:
         print(f"answer audio: {args.out}", file=sys.stderr)
     return 0 if finished.outcome == "completed" else 1
+
+
+def check_writable(path: Path) -> None:
+    """A :class:`MediaError` naming ``path`` unless a file can be written there (made and removed).
+
+    Checked before the turn, so an unwritable ``--out`` does not lose a whole answer at the end.
+    """
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        raise MediaError(f"Cannot write {path}: {error.strerror or error}. Choose another place.") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def _ms(seconds: float | None) -> str:

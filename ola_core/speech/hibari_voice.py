@@ -81,6 +81,9 @@ class HibariSynthesizer(Synthesizer):
                         f"The hibari voice {voice!r} is not on this computer; available: "
                         f"{', '.join(self.voices())}. Choose one of those in the settings."
                     )
+                from ola_core.privacy import onnxruntime_module
+
+                onnxruntime_module()  # telemetry off before hibari opens its session
                 from hibari import Hibari
 
                 self._engines[voice] = Hibari(voice=voice, threads=self.threads)

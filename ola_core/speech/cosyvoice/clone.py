@@ -80,8 +80,9 @@ class VoiceCloner:
     """Turns clips into voice entries with the model folder's two ONNX encoders."""
 
     def __init__(self, model: LoadedCosyVoice) -> None:
-        import onnxruntime
+        from ola_core.privacy import onnxruntime_module
 
+        onnxruntime = onnxruntime_module()
         self.model = model
         sessions: dict[str, Any] = {}
         for name in (CAMPPLUS_FILE, SPEECH_TOKENIZER_FILE):
