@@ -179,7 +179,7 @@ class StatusRow:
     def show_model(self, files: model_store.ModelFiles | None) -> None:
         """The model in use; the interface-test model short and marked (its full label is the tooltip)."""
         if files is None:
-            text, tip, style = "No model — Model → Set up…", "", ""
+            text, tip, style = "No model yet (Model menu → Set up model)", "", ""
         elif files.is_test_model:
             text, tip = "⚠ Test model (random weights)", model_store.TEST_MODEL_LABEL
             style = "color: #b7791f; font-weight: 600;"
