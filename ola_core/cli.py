@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         if error.filename is None:
             raise
         reason = error.strerror or type(error).__name__
-        print(f"error: cannot use {error.filename}: {reason}. Check the path and its permissions.", file=sys.stderr)
+        print(
+            f"error: cannot use {error.filename}: {reason}. Check the path and its permissions.",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

@@ -188,12 +188,35 @@ def default_test_model_dir() -> Path:
 def find_model_files(folder: Path | None = None, cache_dir: Path | None = None) -> ModelFiles | None:
     """The model to use: the user's folder first, then the HF cache; None when nothing is complete.
 
-    The interface-test model is found only when ``folder`` points at it: it is never picked
+    Without ``folder``, the folder the settings name is used: the model the first-run setup
+    installed, the interface-test model included, so ``ask`` finds what the GUI uses. The
+    interface-test model is found only when a folder points at it: it is never picked
     behind the user's back.
     """
+    if folder is None:
+        from ola_core.settings import load_settings
+
+        configured = load_settings()[0].model.model_dir
+        folder = Path(configured) if configured else None
     if folder is not None and (found := find_in_folder(folder)) is not None:
         return replace(found, source="test-model") if found.is_test_model else found
     return find_in_hf_cache(cache_dir)
+
+
+def refuse_non_empty(folder: Path, force: bool) -> None:
+    """An :class:`OlaError` when ``folder`` holds anything and ``force`` is off.
+
+    Writing a test model over a folder replaces its weights: a real model would be lost.
+    """
+    folder = folder.expanduser()
+    if force or not folder.exists():
+        return
+    if not folder.is_dir():
+        raise OlaError(f"{folder} is a file, not a folder. Choose another place.")
+    if any(folder.iterdir()):
+        raise OlaError(
+            f"{folder} is not empty; writing there would replace its files. Add --force to do it anyway."
+        )
 
 
 def write_test_model(folder: Path | None = None) -> ModelFiles:
@@ -256,6 +279,15 @@ def detect_hardware() -> Hardware:
         return Hardware(cuda=False)
 
 
+def cpu_ram_gb() -> float:
+    """RAM Ola-7B needs on the CPU (bf16): the one figure every screen and command shows.
+
+    The voice is not counted: on the CPU the choice of voice is the user's later, and counting
+    it made the command line (no CosyVoice) and the setup dialog (CosyVoice) disagree.
+    """
+    return footprint_gb("none", with_cosyvoice=False)
+
+
 def footprint_gb(quantization: Quantization, with_cosyvoice: bool = True) -> float:
     return WEIGHTS_GB[quantization] + RUNTIME_OVERHEAD_GB + (COSYVOICE_GB if with_cosyvoice else 0.0)
 
@@ -263,7 +295,7 @@ def footprint_gb(quantization: Quantization, with_cosyvoice: bool = True) -> flo
 def recommend(hardware: Hardware, with_cosyvoice: bool = True) -> Recommendation:
     """NF4 by default; bf16 only where it fits with room to spare (it is faster than bnb 4-bit)."""
     if not hardware.cuda:
-        need = footprint_gb("none", with_cosyvoice)
+        need = cpu_ram_gb()
         return Recommendation(
             device="cpu",
             quantization="none",

@@ -214,7 +214,9 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     tmp = path.with_suffix(".json.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(settings.to_dict(), indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+        tmp.write_text(
+            json.dumps(settings.to_dict(), indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8"
+        )
         tmp.replace(path)
     except (OSError, ValueError) as error:  # ValueError: a non-finite number has no JSON form
         with contextlib.suppress(OSError):

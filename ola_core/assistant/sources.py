@@ -69,7 +69,9 @@ class FolderFrameSource(PollingFrameSource):
         self.max_side = max_side
         from ola_core.processing.files import list_folder
 
-        self._files = sorted((p for p in list_folder(folder) if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+        self._files = sorted(
+            (p for p in list_folder(folder) if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+        )
         if not self._files:
             raise MediaError(f"The folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
         self._next = 0

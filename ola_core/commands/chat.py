@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
+import logging
+import queue
 import sys
 import threading
 from pathlib import Path
@@ -27,6 +30,7 @@ from ola_core.events import (
 )
 
 ANSWER_WAIT_S = 600.0
+PROMPT = "you> "
 HELP = "commands: /stop /reset /mute /unmute /camera N /screen N /off /attach PATH /quit"
 
 
@@ -53,10 +57,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 class _Printer:
     """Prints events as a terminal transcript (called from the assistant's threads)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prompt: bool = False) -> None:
         self._lock = threading.Lock()
         self._mid_answer = False
+        self._prompt = PROMPT if prompt else ""  # shown on a terminal when a line can be typed
         self.ready = threading.Event()  # the model loaded (or failed to): typed lines can be handled
+        self.load_error: str | None = None  # why the model did not load
+        self._last_error: str | None = None
 
     def __call__(self, event: AssistantEvent) -> None:
         with self._lock:
@@ -67,32 +74,57 @@ class _Printer:
                 sys.stdout.write(event.text)
             elif isinstance(event, TurnFinished):
                 note = "" if event.outcome == "completed" else f" [{event.outcome}]"
-                sys.stdout.write(f"{note}\n")
+                sys.stdout.write(f"{note}\n{self._prompt}")
                 self._mid_answer = False
             elif isinstance(event, UserTurnCaptured) and event.kind == "voice":
                 sys.stdout.write(f"you> (spoke {event.duration_s:.1f} s, {len(event.frames)} frames)\n")
             elif isinstance(event, ModelLoadProgress):
                 sys.stdout.write(f"loading {event.fraction:4.0%} {event.stage}\n")
             elif isinstance(event, ModelLoaded):
-                sys.stdout.write(f"ready: {event.description} ({event.load_s:.1f} s). {HELP}\n")
+                sys.stdout.write(f"ready: {event.description} ({event.load_s:.1f} s). {HELP}\n{self._prompt}")
                 self.ready.set()
             elif isinstance(event, StateChanged) and event.state == "listening":
                 sys.stdout.write("(listening…)\n")
             elif isinstance(event, StateChanged) and event.state == "error":
+                if not self.ready.is_set():  # the model did not load
+                    self.load_error = self._last_error or "The model could not be loaded."
                 self.ready.set()
             elif isinstance(event, ErrorRaised | WarningRaised):
+                if isinstance(event, ErrorRaised):
+                    self._last_error = event.message
+                self._break_line()
                 sys.stderr.write(f"[{event.area}] {event.message}\n")
             elif isinstance(event, DeviceEvent):
+                self._break_line()
                 sys.stderr.write(
                     f"[{event.kind}] {event.name}: {'back' if event.available else event.message}\n"
                 )
             sys.stdout.flush()
 
+    def note(self, text: str) -> None:
+        """A line for stderr (a log record, a library warning), kept out of the answer's text."""
+        with self._lock:
+            self._break_line()
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def _break_line(self) -> None:
+        """A message during an answer starts on a line of its own, not inside the answer's text."""
+        if self._mid_answer:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._mid_answer = False
+
 
 def run(args: argparse.Namespace) -> int:
     from ola_core.assistant import Assistant
+    from ola_core.errors import OlaError
     from ola_core.settings import load_settings
 
+    if sys.stdin is None or sys.stdin.closed:
+        raise OlaError("chat reads typed lines and commands from standard input, which is closed.")
+    if isinstance(sys.stdin, io.TextIOWrapper):  # a line that is not UTF-8 must not end the chat
+        sys.stdin.reconfigure(errors="replace")
     settings, warnings = load_settings()
     for warning in warnings:
         print(warning, file=sys.stderr)
@@ -110,35 +142,79 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = dataclasses.replace(settings, model=model, audio=audio)
     assistant = Assistant(settings)
-    printer = _Printer()
+    printer = _Printer(prompt=sys.stdin.isatty())
+    _route_logging(printer)
     assistant.subscribe(printer)
     assistant.start()
     if args.camera is not None:
         assistant.set_source("camera", args.camera)
     elif args.screen is not None:
         assistant.set_source("screen", args.screen)
+    questions: queue.Queue[str | None] = queue.Queue()
+    sender = threading.Thread(
+        target=_send_questions, args=(assistant, questions), name="chat-sender", daemon=True
+    )
     try:
         printer.ready.wait()
-        for line in sys.stdin:
-            if not _command(assistant, line.strip()):
+        if printer.load_error is not None:
+            raise OlaError(printer.load_error)
+        sender.start()
+        quit_now = False
+        for line in sys.stdin:  # always read, also while an answer is spoken: /stop acts at once
+            quit_now = not _command(assistant, line.strip(), questions)
+            if quit_now:
                 break
-            assistant.wait_idle(ANSWER_WAIT_S)  # one question at a time (also when input is piped)
+        if not quit_now:
+            questions.put(None)  # end of piped input: answer what was asked, then leave
+            sender.join()
     except KeyboardInterrupt:
         pass
     finally:
+        questions.put(None)
         assistant.shutdown()
     return 0
 
 
-def _command(assistant: object, line: str) -> bool:
-    """Handle one typed line; False to quit."""
+class _PrinterHandler(logging.Handler):
+    def __init__(self, printer: _Printer) -> None:
+        super().__init__()
+        self.printer = printer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.printer.note(self.format(record))
+
+
+def _route_logging(printer: _Printer) -> None:
+    """Log records and Python warnings go through the printer, on lines of their own."""
+    root = logging.getLogger()
+    handler = _PrinterHandler(printer)
+    for old in list(root.handlers):
+        if isinstance(old, logging.StreamHandler):
+            handler.setFormatter(old.formatter)
+            root.removeHandler(old)
+    root.addHandler(handler)
+    logging.captureWarnings(True)
+
+
+def _send_questions(assistant: object, questions: queue.Queue[str | None]) -> None:
+    """Send typed questions one at a time (piped input holds many), each after the last answer."""
+    from ola_core.assistant import Assistant
+
+    assert isinstance(assistant, Assistant)
+    while (text := questions.get()) is not None:
+        assistant.send_text(text)
+        assistant.wait_idle(ANSWER_WAIT_S)
+
+
+def _command(assistant: object, line: str, questions: queue.Queue[str | None]) -> bool:
+    """Handle one typed line (a question joins ``questions``); False to quit."""
     from ola_core.assistant import Assistant
 
     assert isinstance(assistant, Assistant)
     if not line:
         return True
     if not line.startswith("/"):
-        assistant.send_text(line)
+        questions.put(line)
         return True
     name, _, rest = line[1:].partition(" ")
     if name == "quit":
@@ -151,6 +227,8 @@ def _command(assistant: object, line: str) -> bool:
         "off": lambda: assistant.set_source("off"),
     }
     if name in simple:
+        if name in ("stop", "reset"):
+            _drain(questions)  # Stop also drops the questions typed ahead
         simple[name]()
     elif name in ("camera", "screen") and rest.strip().isdigit():
         assistant.set_source(name, int(rest))  # type: ignore[arg-type]
@@ -159,3 +237,11 @@ def _command(assistant: object, line: str) -> bool:
     else:
         print(HELP, file=sys.stderr)
     return True
+
+
+def _drain(questions: queue.Queue[str | None]) -> None:
+    while True:
+        try:
+            questions.get_nowait()
+        except queue.Empty:
+            return

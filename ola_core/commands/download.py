@@ -35,6 +35,8 @@ def format_progress(p: model_store.DownloadProgress) -> str:
 
 def _handle(args: argparse.Namespace) -> int:
     if args.test_model:
+        if args.dir is not None:
+            model_store.refuse_non_empty(args.dir, args.force)
         files = model_store.write_test_model(args.dir)
         print(f"{files.label}\n  written to {files.ola_dir}")
         return 0
@@ -75,5 +77,8 @@ def register(subparsers: Any) -> None:
         "--test-model",
         action="store_true",
         help="write the interface-test model (tiny, random weights) instead; --dir is its folder",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="with --test-model: write into --dir even if it is not empty"
     )
     parser.set_defaults(handler=_handle)

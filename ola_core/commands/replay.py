@@ -38,7 +38,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--quantization", choices=("nf4", "int8", "none"), help="default: the settings'")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="default: the settings'")
     parser.add_argument(
-        "--max-new-tokens", type=token_count, metavar="N", help="longest answer in tokens (default: the settings')"
+        "--max-new-tokens",
+        type=token_count,
+        metavar="N",
+        help="longest answer in tokens (default: the settings')",
     )
     parser.add_argument("--no-play", action="store_true", help="do not play the answer on the speakers")
     parser.set_defaults(handler=run)
@@ -77,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     )
     speech = load_audio(args.audio)  # MediaError naming the file (missing, corrupt, NaN samples)
     if not contains_speech(speech, settings.audio):
-        raise MediaError(f"No speech was found in {args.audio}: it is silent or too quiet to be heard as a question.")
+        raise MediaError(
+            f"No speech was found in {args.audio}: it is silent or too quiet to be heard as a question."
+        )
     session = HeadlessSession(
         settings, out_wav=args.out, play=not args.no_play, video=args.video, frames=args.frames
     )

@@ -13,7 +13,9 @@ from typing import Any
 
 def _handle(args: argparse.Namespace) -> int:
     from ola_core.model.tiny import write_tiny_checkpoint
+    from ola_core.model_store import refuse_non_empty
 
+    refuse_non_empty(Path(args.out_dir), args.force)
     written = write_tiny_checkpoint(Path(args.out_dir), seed=args.seed, full_size=args.full_size)
     print(f"model folder:   {written.model_dir}")
     print(f"speech encoder: {written.speech_encoder_path}")
@@ -34,4 +36,5 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="Ola-7B's real shapes (about 21 GB on disk) instead of toy size",
     )
+    parser.add_argument("--force", action="store_true", help="write into OUT_DIR even if it is not empty")
     parser.set_defaults(handler=_handle)

@@ -30,6 +30,7 @@ from transformers import (
 from transformers.cache_utils import Cache
 
 from ola_core.engine.types import StopReason
+from ola_core.hf_compat import cache_kwargs
 from ola_core.processing.generation import GenerationSettings as DecodingSettings
 
 
@@ -73,7 +74,7 @@ class DecodeState:
 
 def forward_embeds(model: Any, cache: Cache, embeds: torch.Tensor) -> torch.Tensor:
     """Run ``embeds`` (1, L, hidden) on top of ``cache`` (appending to it); logits of the last position (1, vocab)."""
-    out = model(inputs_embeds=embeds, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    out = model(inputs_embeds=embeds, use_cache=True, logits_to_keep=1, **cache_kwargs(model, cache))
     return out.logits[:, -1, :].float()
 
 

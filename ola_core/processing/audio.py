@@ -106,7 +106,9 @@ def read_audio_file(path: str | Path, max_seconds: float | None = MAX_SECONDS) -
             raise MediaError(f"Cannot read audio '{path}': the file has no audio track.") from None
         decoded = found
     except PermissionError:
-        raise MediaError(f"Cannot read audio '{path}': permission denied. Check the file's permissions.") from None
+        raise MediaError(
+            f"Cannot read audio '{path}': permission denied. Check the file's permissions."
+        ) from None
     require_finite(decoded.samples, f"Audio file '{path}'")
     return decoded
 
@@ -117,7 +119,9 @@ def require_finite(samples: np.ndarray, name: str) -> None:
     Float files can hold them; they would poison the mel features and every answer after them.
     """
     if not np.isfinite(samples).all():
-        raise MediaError(f"{name} contains invalid samples (NaN or infinity); the file is damaged. Choose another file.")
+        raise MediaError(
+            f"{name} contains invalid samples (NaN or infinity); the file is damaged. Choose another file."
+        )
 
 
 def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) -> DecodedAudio | None:

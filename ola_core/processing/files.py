@@ -30,7 +30,9 @@ def list_folder(folder: Path) -> list[Path]:
     try:
         return [p for p in folder.iterdir() if p.is_file()]
     except PermissionError:
-        raise MediaError(f"Cannot read the folder '{folder}': permission denied. Check its permissions.") from None
+        raise MediaError(
+            f"Cannot read the folder '{folder}': permission denied. Check its permissions."
+        ) from None
     except OSError as error:
         raise MediaError(f"Cannot read the folder '{folder}' ({error.strerror or error}).") from None
 

@@ -88,7 +88,9 @@ def load_image(source: ImageSource, max_side: int = DECODE_MAX_SIDE) -> Image.Im
             "Use a PNG, JPEG, WebP, BMP, GIF or TIFF file."
         ) from None
     except PermissionError:
-        raise MediaError(f"Cannot read image '{path}': permission denied. Check the file's permissions.") from None
+        raise MediaError(
+            f"Cannot read image '{path}': permission denied. Check the file's permissions."
+        ) from None
     except Image.DecompressionBombError as error:
         raise MediaError(f"Image '{path}' is too large to open safely ({error}).") from None
     except (OSError, SyntaxError, ValueError) as error:

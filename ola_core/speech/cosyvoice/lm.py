@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from transformers import DynamicCache, Qwen2Config, Qwen2ForCausalLM
 
+from ola_core.hf_compat import cache_kwargs
 from ola_core.speech.cosyvoice.config import LMConfig
 
 __all__ = ["Sampler", "SpeechTokenLM", "greedy_sampler", "ras_sampler"]
@@ -107,7 +108,7 @@ class SpeechTokenLM(nn.Module):
             if should_stop():
                 return
             hidden = self.qwen.model(
-                inputs_embeds=inputs, past_key_values=cache, use_cache=True
+                inputs_embeds=inputs, use_cache=True, **cache_kwargs(self.qwen.model, cache)
             ).last_hidden_state
             scores = self.llm_decoder(hidden[0, -1]).float().log_softmax(dim=-1)
             if step < min_len:
@@ -158,7 +159,7 @@ class SpeechTokenLM(nn.Module):
 
         def scores_for(inputs: Tensor) -> Tensor:
             hidden = self.qwen.model(
-                inputs_embeds=inputs, past_key_values=cache, use_cache=True
+                inputs_embeds=inputs, use_cache=True, **cache_kwargs(self.qwen.model, cache)
             ).last_hidden_state
             return self.llm_decoder(hidden[0, -1]).float().log_softmax(dim=-1)
 
