@@ -90,8 +90,8 @@ class CameraSource(PollingFrameSource):
             node = Path(f"/dev/video{self.device}")
             if sys.platform.startswith("linux") and not node.exists():
                 raise CameraError(
-                    f"No camera found ({node} does not exist). Connect one, or choose another camera "
-                    "in Settings; retrying every second."
+                    f"No camera found at index {self.device} ({node} does not exist). Connect one, or "
+                    "choose another camera in Settings; retrying every second."
                 )
             cap = cv2.VideoCapture(self.device)
         if not cap.isOpened():
