@@ -9,7 +9,7 @@ import pytest
 import soundfile
 
 from ola_core.cli import main
-from tests.speech.cosyvoice.test_clone import clip
+from tests.speech.cosyvoice.media import clip
 
 
 @pytest.mark.slow

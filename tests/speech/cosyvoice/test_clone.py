@@ -14,18 +14,9 @@ from ola_core.speech.cosyvoice.clone import VoiceCloner, flow_mel, load_voices
 from ola_core.speech.cosyvoice.loading import LoadedCosyVoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime
 from ola_core.speech.cosyvoice.synthesizer import CosyVoiceSynthesizer
+from tests.speech.cosyvoice.media import clip
 
 REFERENCE = Path(__file__).parents[2] / "fixtures" / "cosyvoice" / "clone_features.npz"
-
-
-def clip(sample_rate: int, seconds: float = 3.0) -> np.ndarray:
-    """A voiced-ish test signal: a gliding 120–240 Hz tone with harmonics plus a little noise."""
-    t = np.arange(int(sample_rate * seconds)) / sample_rate
-    pitch = 120 + 40 * t
-    phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
-    signal = sum(0.3 / k * np.sin(k * phase) for k in range(1, 6))
-    noise = np.random.RandomState(0).randn(len(t)) * 0.01
-    return (signal + noise).astype(np.float32)
 
 
 def test_features_match_upstream_front_end() -> None:
