@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ola_core import model_store
-from ola_core.commands.download import format_progress
+from ola_core.progress import format_progress
 
 
 class _Relay(QObject):

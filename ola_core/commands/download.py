@@ -13,24 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ola_core import model_store
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def format_progress(p: model_store.DownloadProgress) -> str:
-    """One status line: percentage, bytes, speed, ETA and the file in flight."""
-    eta = f", {p.eta_s / 60:.0f} min left" if p.eta_s is not None and p.done_bytes < p.total_bytes else ""
-    speed = f" at {_human(p.bytes_per_s)}/s" if p.bytes_per_s > 0 else ""
-    return (
-        f"{p.fraction:6.1%}  {_human(p.done_bytes)} of {_human(p.total_bytes)}{speed}{eta}"
-        f"  [{p.files_done}/{p.files_total}] {p.file}"
-    )
+from ola_core.progress import format_progress
 
 
 def _handle(args: argparse.Namespace) -> int:
