@@ -46,7 +46,7 @@ from ola_core.engine import OlaEngine  # noqa: E402
 from ola_core.model.loading import load_ola  # noqa: E402
 from ola_core.model.tiny import write_tiny_checkpoint  # noqa: E402
 from ola_core.processing.audio import load_audio  # noqa: E402
-from ola_core.settings import AudioSettings, GenerationSettings, ModelSettings, Settings, VoiceSettings  # noqa: E402
+from ola_core.settings import AudioSettings, GenerationPreferences, ModelSettings, Settings, VoiceSettings  # noqa: E402
 from ola_core.speech.espeak_voice import EspeakSynthesizer  # noqa: E402
 from ola_core.trace import TurnTrace  # noqa: E402
 
@@ -131,7 +131,7 @@ def main() -> int:
         model=ModelSettings(model_dir=str(tiny.model_dir), quantization="none", device="cpu"),
         audio=AudioSettings(end_of_turn_silence_ms=args.silence_ms),
         voice=VoiceSettings(voice="espeak-ng"),
-        generation=GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=0.0),
+        generation=GenerationPreferences(max_new_tokens=args.max_new_tokens, temperature=0.0),
     )
     speech = SpeechOutput.from_settings(settings, wav_path=None if play else work / "answer.wav", play=play)
     session = HeadlessSession(

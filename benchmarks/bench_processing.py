@@ -31,8 +31,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ola_core.processing import process_audio, process_frames, process_image, process_video  # noqa: E402
-from ola_core.processing.audio import speech_features  # noqa: E402
+from ola_core.processing.audio import process_audio, speech_features  # noqa: E402
+from ola_core.processing.image import process_image  # noqa: E402
+from ola_core.processing.video import process_frames, process_video  # noqa: E402
 from tests.processing.media_gen import audio_samples, rgb_pattern  # noqa: E402
 
 

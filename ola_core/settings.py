@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 import platformdirs
 
 from ola_core.errors import SettingsError
+from ola_core.processing.generation import DecodingSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,19 @@ class VisionSettings:
     attach_view_to_typed: bool = True  # typed questions carry the current view when a source is on
 
 
+_OFFICIAL = DecodingSettings()
+
+
 @dataclass(frozen=True)
-class GenerationSettings:
-    # Defaults are the official Ola inference's (ola_core.engine.types.GenerationSettings).
-    max_new_tokens: int = field(default=1024, metadata=_range(1, 8192))
-    temperature: float = field(default=0.2, metadata=_range(0.0, 2.0))  # 0 = greedy
-    top_k: int = field(default=20, metadata=_range(1, 1000))
-    top_p: float = field(default=1.0, metadata=_range(0.05, 1.0))  # 1 = off
-    repetition_penalty: float = field(default=1.05, metadata=_range(0.8, 2.0))
+class GenerationPreferences:
+    """The user's choices for how answers are decoded; defaults are the official inference's, read
+    from :class:`~ola_core.processing.generation.DecodingSettings` (the one place they live)."""
+
+    max_new_tokens: int = field(default=_OFFICIAL.max_new_tokens, metadata=_range(1, 8192))
+    temperature: float = field(default=_OFFICIAL.temperature, metadata=_range(0.0, 2.0))  # 0 = greedy
+    top_k: int = field(default=_OFFICIAL.top_k, metadata=_range(1, 1000))
+    top_p: float = field(default=_OFFICIAL.top_p, metadata=_range(0.05, 1.0))  # 1 = off
+    repetition_penalty: float = field(default=_OFFICIAL.repetition_penalty, metadata=_range(0.8, 2.0))
     system_prompt: str = ""  # "" = the model's own default system prompt
 
 
@@ -92,7 +98,7 @@ class Settings:
     audio: AudioSettings = AudioSettings()
     voice: VoiceSettings = VoiceSettings()
     vision: VisionSettings = VisionSettings()
-    generation: GenerationSettings = GenerationSettings()
+    generation: GenerationPreferences = GenerationPreferences()
     language: str = "auto"  # answer/voice language hint ("auto", "en", "zh", …)
     trace_file: str | None = None  # opt-in: append each turn's TurnTrace as a JSON line here
 

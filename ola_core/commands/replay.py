@@ -49,9 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def token_count(text: str) -> int:
     """``--max-new-tokens``: a whole number within the range the settings allow."""
-    from ola_core.settings import GenerationSettings, field_range
+    from ola_core.settings import GenerationPreferences, field_range
 
-    low, high = field_range(GenerationSettings, "max_new_tokens")
+    low, high = field_range(GenerationPreferences, "max_new_tokens")
     try:
         value = int(text)
     except ValueError:

@@ -31,7 +31,7 @@ from transformers.cache_utils import Cache
 
 from ola_core.engine.types import StopReason
 from ola_core.hf_compat import cache_kwargs
-from ola_core.processing.generation import GenerationSettings as DecodingSettings
+from ola_core.processing.generation import DecodingSettings
 
 
 class CancelCriteria(StoppingCriteria):

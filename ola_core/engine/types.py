@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from ola_core.capture.frames import TimedFrame
-from ola_core.processing.generation import GenerationSettings as DecodingSettings
+from ola_core.processing.generation import DecodingSettings
 
 FramesKind = Literal["camera", "screen"]
 StopReason = Literal["eos", "max_new_tokens", "cancelled", "error"]

@@ -9,7 +9,7 @@ pipeline is repetition penalty 1.05 → temperature 0.2 → top-k 20, no nucleus
 
 transformers 5 fills every field left ``None`` in a passed ``GenerationConfig`` from the model's
 own ``generation_config.json`` — which would bring back its ``top_p 0.8`` — so
-:meth:`GenerationSettings.to_generation_config` sets every field explicitly (``top_p=1.0`` is
+:meth:`DecodingSettings.to_generation_config` sets every field explicitly (``top_p=1.0`` is
 "no nucleus filtering"). Generating from ``inputs_embeds`` (as the official and our engine do),
 transformers warns that the penalty applies to new tokens only: that is the official behaviour.
 """
@@ -33,7 +33,7 @@ OLA_PAD_TOKEN_ID = 151643
 
 
 @dataclass(frozen=True)
-class GenerationSettings:
+class DecodingSettings:
     """How to pick each next token; defaults are the official effective ones (module docstring)."""
 
     temperature: float = 0.2  # infer.py
@@ -46,7 +46,7 @@ class GenerationSettings:
     pad_token_id: int = OLA_PAD_TOKEN_ID
 
     @classmethod
-    def from_checkpoint(cls, model_dir: str | Path, **overrides: Any) -> GenerationSettings:
+    def from_checkpoint(cls, model_dir: str | Path, **overrides: Any) -> DecodingSettings:
         """Read the checkpoint's generation_config.json (ids, top-k, penalty); infer.py's
         temperature and top-p stay. Without the file the official values are used."""
         path = Path(model_dir) / "generation_config.json"
@@ -70,7 +70,7 @@ class GenerationSettings:
         values.update(overrides)
         return cls(**values)
 
-    def replace(self, **changes: Any) -> GenerationSettings:
+    def replace(self, **changes: Any) -> DecodingSettings:
         """A copy with some fields changed (e.g. ``greedy=True``, ``max_new_tokens=64``)."""
         return dataclasses.replace(self, **changes)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ola_core.errors import OlaError, SynthesisError
-from ola_core.speech.player import AudioSink, ChunkStarted, DeviceLost, PlaybackFinished, PlayerEvent
+from ola_core.speech.player import AudioSink, ChunkStarted, PlaybackFinished, PlayerEvent, SpeakerLost
 from ola_core.speech.splitter import SentenceSplitter
 from ola_core.speech.synthesizer import Synthesizer, WatchdogSynthesizer
 
@@ -364,7 +364,7 @@ class SpeechPipeline:
         elif isinstance(event, PlaybackFinished) and isinstance(event.marker, _EndOfUtterance):
             if self._live(event.marker.utterance):
                 self._finished(event.marker, event.t)
-        elif isinstance(event, DeviceLost):
+        elif isinstance(event, SpeakerLost):
             self._emit(SpeechError(self._sounding, event.error, event.t))
             self._done.set()
 

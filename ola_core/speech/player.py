@@ -15,7 +15,7 @@ Design, and why:
 * Everything actually sent to the device, silence included, is kept in :class:`PlayedSignal`
   with DAC timestamps: the reference an echo canceller subtracts from the microphone.
 * A device that disappears (the stream finishes or stops calling back without being asked)
-  becomes a :class:`DeviceLost` event; the queued audio is dropped and the next ``play()``
+  becomes a :class:`SpeakerLost` event; the queued audio is dropped and the next ``play()``
   opens a stream again (on the default device if the chosen one is gone).
 """
 
@@ -41,10 +41,10 @@ __all__ = [
     "AudioPlayer",
     "AudioSink",
     "ChunkStarted",
-    "DeviceLost",
     "PlaybackFinished",
     "PlayedAudio",
     "PlayedSignal",
+    "SpeakerLost",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,14 @@ class PlaybackFinished:
 
 
 @dataclass(frozen=True)
-class DeviceLost:
+class SpeakerLost:
     """The output device disappeared; queued audio was dropped."""
 
     error: AudioDeviceError
     t: float
 
 
-PlayerEvent = ChunkStarted | PlaybackFinished | DeviceLost
+PlayerEvent = ChunkStarted | PlaybackFinished | SpeakerLost
 
 
 class AudioSink(Protocol):
@@ -498,7 +498,7 @@ class AudioPlayer:
     def _finished(self) -> None:
         if not self._expected_finish:
             self._notices.put(
-                (DeviceLost(AudioDeviceError("The speaker disappeared."), time.monotonic()), -1)
+                (SpeakerLost(AudioDeviceError("The speaker disappeared."), time.monotonic()), -1)
             )
 
     def _lose(self, error: AudioDeviceError) -> None:
@@ -511,7 +511,7 @@ class AudioPlayer:
         self._converter = None
         self._close_stream()
         log.warning("%s", error)
-        self._emit(DeviceLost(error, time.monotonic()))
+        self._emit(SpeakerLost(error, time.monotonic()))
 
     def _dispatch(self) -> None:
         """Deliver notices when their sample is heard, feed ``on_played``, watch for a stalled device."""
@@ -530,7 +530,7 @@ class AudioPlayer:
                 return
             if isinstance(notice, tuple):
                 event, epoch = notice
-                if isinstance(event, DeviceLost):
+                if isinstance(event, SpeakerLost):
                     stream = self._stream
                     if stream is not None and not stream.active and not self._expected_finish:
                         self._lose(event.error)

@@ -25,7 +25,7 @@ from ola_core.events import AssistantEvent
 from ola_core.model.loading import LoadedOla, load_ola
 from ola_core.model.tiny import TinyCheckpoint, write_tiny_checkpoint
 from ola_core.processing.audio import load_audio
-from ola_core.settings import AudioSettings, GenerationSettings, Settings, VoiceSettings
+from ola_core.settings import AudioSettings, GenerationPreferences, Settings, VoiceSettings
 from ola_core.speech.espeak_voice import EspeakSynthesizer
 
 EventT = TypeVar("EventT", bound=AssistantEvent)
@@ -97,7 +97,7 @@ def fast_settings(tiny: TinyCheckpoint, **audio: object) -> Settings:
     return Settings(
         audio=dataclasses.replace(AudioSettings(end_of_turn_silence_ms=300), **audio),  # type: ignore[arg-type]
         voice=VoiceSettings(voice="espeak-ng", speaking_rate=1.5),
-        generation=GenerationSettings(max_new_tokens=6, temperature=0.0),
+        generation=GenerationPreferences(max_new_tokens=6, temperature=0.0),
     ).replace(
         model=dataclasses.replace(
             Settings().model, model_dir=str(tiny.model_dir), quantization="none", device="cpu"

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from ola_core.assistant.headless import HeadlessSession
 from ola_core.events import AttachmentsChanged, ErrorRaised, TurnFinished
-from ola_core.settings import GenerationSettings
+from ola_core.settings import GenerationPreferences
 from tests.assistant.conftest import fast_settings, make_session, speak
 from tests.gui.helpers import StallMeter
 
@@ -28,7 +28,7 @@ def _session(
 ) -> HeadlessSession:  # type: ignore[no-untyped-def]
     settings = fast_settings(tiny)
     settings = dataclasses.replace(
-        settings, generation=GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0)
+        settings, generation=GenerationPreferences(max_new_tokens=max_new_tokens, temperature=0.0)
     )
     session = make_session(model, tiny, settings, out_wav=tmp_path / "answer.wav", **kwargs)
     if start:

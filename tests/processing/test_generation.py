@@ -10,7 +10,7 @@ import torch
 from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
 from ola_core.errors import CorruptModelFileError
-from ola_core.processing.generation import GenerationSettings
+from ola_core.processing.generation import DecodingSettings
 
 # THUdyh/Ola-7b generation_config.json (docs/official-ola.md §4.4).
 OFFICIAL_FILE = {
@@ -49,7 +49,7 @@ def tiny_lm() -> Qwen2ForCausalLM:
 
 
 def test_defaults_are_the_official_effective_ones() -> None:
-    settings = GenerationSettings()
+    settings = DecodingSettings()
     assert (settings.temperature, settings.top_k, settings.top_p) == (0.2, 20, 1.0)
     assert settings.repetition_penalty == 1.05
     assert settings.eos_token_ids == (151645, 151643)
@@ -61,18 +61,18 @@ def test_from_checkpoint_reads_the_file_but_keeps_infer_py_temperature(tmp_path:
     (tmp_path / "generation_config.json").write_text(
         json.dumps({**OFFICIAL_FILE, "top_k": 7, "eos_token_id": 5, "pad_token_id": 3})
     )
-    settings = GenerationSettings.from_checkpoint(tmp_path, max_new_tokens=64)
+    settings = DecodingSettings.from_checkpoint(tmp_path, max_new_tokens=64)
     assert settings.top_k == 7 and settings.eos_token_ids == (5,) and settings.pad_token_id == 3
     assert settings.temperature == 0.2 and settings.top_p == 1.0 and settings.max_new_tokens == 64
-    assert GenerationSettings.from_checkpoint(tmp_path / "absent") == GenerationSettings()
+    assert DecodingSettings.from_checkpoint(tmp_path / "absent") == DecodingSettings()
     (tmp_path / "generation_config.json").write_text("{not json")
     with pytest.raises(CorruptModelFileError, match=r"generation_config\.json"):
-        GenerationSettings.from_checkpoint(tmp_path)
+        DecodingSettings.from_checkpoint(tmp_path)
 
 
 def test_the_checkpoints_top_p_does_not_come_back(tiny_lm: Qwen2ForCausalLM) -> None:
     """transformers fills unset fields from the model's file; every field must be set explicitly."""
-    for settings in (GenerationSettings(), GenerationSettings(greedy=True)):
+    for settings in (DecodingSettings(), DecodingSettings(greedy=True)):
         merged, _ = tiny_lm._prepare_generation_config(settings.to_generation_config())
         assert merged.top_p == 1.0
         assert merged.repetition_penalty == 1.05
@@ -101,7 +101,7 @@ def test_greedy_is_argmax_after_the_repetition_penalty(tiny_lm: Qwen2ForCausalLM
     torch.manual_seed(1)
     embeds = torch.randn(1, 5, 32)
     steps = 12
-    settings = GenerationSettings(greedy=True, max_new_tokens=steps, eos_token_ids=(99,), pad_token_id=0)
+    settings = DecodingSettings(greedy=True, max_new_tokens=steps, eos_token_ids=(99,), pad_token_id=0)
     with torch.no_grad():
         out = tiny_lm.generate(
             inputs_embeds=embeds,
@@ -122,7 +122,7 @@ def test_sampling_draws_only_from_the_top_k(tiny_lm: Qwen2ForCausalLM) -> None:
     with torch.no_grad():
         scores = tiny_lm(inputs_embeds=embeds).logits[0, -1]
     allowed = set(scores.topk(3).indices.tolist())
-    config = GenerationSettings(
+    config = DecodingSettings(
         top_k=3, temperature=5.0, max_new_tokens=1, eos_token_ids=(99,), pad_token_id=0
     )
     drawn = set()

@@ -10,7 +10,7 @@ import soundfile
 from PIL import Image
 
 from ola_core.errors import MediaError
-from ola_core.processing import media_kind
+from ola_core.processing.media import media_kind
 from tests.processing.test_video import numbered_frames, write_video
 
 

@@ -16,10 +16,10 @@ from ola_core.capture.devices import list_speakers
 from ola_core.speech.player import (
     AudioPlayer,
     ChunkStarted,
-    DeviceLost,
     PlaybackFinished,
     PlayedAudio,
     PlayerEvent,
+    SpeakerLost,
 )
 from tests.speech.audio_helpers import (
     MONITOR_RATE,
@@ -147,7 +147,7 @@ def test_device_disappearing_is_an_event_and_playback_recovers(virtual_audio: An
         streams = our_sink_inputs()
         assert len(streams) == 1
         kill_sink_input(streams[0])
-        lost = events.wait_for(DeviceLost, timeout=3.0)
+        lost = events.wait_for(SpeakerLost, timeout=3.0)
         assert lost is not None and "speaker" in str(lost.error).lower()
         assert player.wait(0.5)  # the queued audio was dropped
         player.play(tone(440.0, 0.2), RATE, marker="again")
