@@ -122,9 +122,7 @@ def test_sampling_draws_only_from_the_top_k(tiny_lm: Qwen2ForCausalLM) -> None:
     with torch.no_grad():
         scores = tiny_lm(inputs_embeds=embeds).logits[0, -1]
     allowed = set(scores.topk(3).indices.tolist())
-    config = DecodingSettings(
-        top_k=3, temperature=5.0, max_new_tokens=1, eos_token_ids=(99,), pad_token_id=0
-    )
+    config = DecodingSettings(top_k=3, temperature=5.0, max_new_tokens=1, eos_token_ids=(99,), pad_token_id=0)
     drawn = set()
     for seed in range(25):
         torch.manual_seed(seed)
