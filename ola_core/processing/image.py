@@ -77,7 +77,11 @@ def load_image(source: ImageSource, max_side: int = DECODE_MAX_SIDE) -> Image.Im
     try:
         with Image.open(path) as opened:
             if max(opened.size) > max_side:
-                opened.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)  # decodes, shrunk
+                width, height = opened.size
+                scale = max_side / max(width, height)
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale when the result still covers this size.
+                opened.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+                opened.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=None)
             opened.load()  # decode now: a truncated file fails here, inside the try
             ImageOps.exif_transpose(opened, in_place=True)
             image: Image.Image = opened
