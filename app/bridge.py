@@ -15,9 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from ola_core import events as ev
 from ola_core.capture.frames import TimedFrame
@@ -25,8 +25,10 @@ from ola_core.settings import Settings
 
 
 class AssistantLike(Protocol):
-    """The part of :class:`ola_core.assistant.Assistant` the window uses."""
+    """The part of :class:`ola_core.assistant.Assistant` the window uses; the window calls these directly."""
 
+    @property
+    def state(self) -> ev.AssistantState: ...
     def subscribe(self, callback: ev.Subscriber) -> Callable[[], None]: ...
     def send_text(self, text: str) -> None: ...
     def attach(self, path: str | Path) -> None: ...
@@ -36,7 +38,9 @@ class AssistantLike(Protocol):
     def stop(self) -> None: ...
     def set_muted(self, muted: bool) -> None: ...
     def reset(self) -> None: ...
-    def set_source(self, kind: Any, index: int = 0, region: Any = None) -> None: ...
+    def set_source(
+        self, kind: ev.SourceKind, index: int = 0, region: tuple[int, int, int, int] | None = None
+    ) -> None: ...
     def apply_settings(self, settings: Settings) -> None: ...
     def preview_frame(self) -> TimedFrame | None: ...
     def shutdown(self, timeout: float = 10.0) -> None: ...
@@ -63,7 +67,7 @@ class AssistantBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._incoming.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
-        self._routes: dict[type, Signal] = {
+        self._routes: dict[type, SignalInstance] = {
             ev.StateChanged: self.state_changed,
             ev.InputLevel: self.input_level,
             ev.UserTurnCaptured: self.user_turn,

@@ -29,7 +29,7 @@ from app.main_window import MainWindow
 from ola_core import model_store
 from ola_core.assistant import Assistant
 from ola_core.errors import OlaError
-from ola_core.settings import Settings, load_settings, save_settings
+from ola_core.settings import Quantization, Settings, load_settings, save_settings
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,14 @@ def model_files_for(settings: Settings) -> model_store.ModelFiles | None:
     return model_store.find_model_files(Path(folder) if folder else None)
 
 
-def settings_for(settings: Settings, files: model_store.ModelFiles, quantization: str | None) -> Settings:
+def settings_for(
+    settings: Settings, files: model_store.ModelFiles, quantization: Quantization | None
+) -> Settings:
     model = replace(
         settings.model,
         model_dir=str(files.ola_dir),
         speech_encoders_dir=str(files.speech_encoders_dir),
-        quantization=quantization or settings.model.quantization,  # type: ignore[arg-type]
+        quantization=quantization or settings.model.quantization,
     )
     return replace(settings, model=model)
 
@@ -67,7 +69,7 @@ class AppController(QObject):
             open_settings=self.open_settings,
             open_setup=self.open_setup,
             open_about=self.open_about,
-            remember_setting=self.remember_setting,
+            remember_hands_free=self.remember_hands_free,
         )
         for warning in warnings:
             self.window.show_problem("settings", warning, level="warning")
@@ -103,11 +105,9 @@ class AppController(QObject):
         except OlaError as error:
             self.window.show_problem("settings", str(error))
 
-    def remember_setting(self, key: str, value: object) -> None:
-        """Save one choice made in the window (``"audio.hands_free"``), as the settings dialog would."""
-        section, name = key.split(".")
-        group = replace(getattr(self.settings, section), **{name: value})
-        self._save(replace(self.settings, **{section: group}))
+    def remember_hands_free(self, on: bool) -> None:
+        """Save the hands-free choice made in the window, as the settings dialog would."""
+        self._save(replace(self.settings, audio=replace(self.settings.audio, hands_free=on)))
 
     # --- dialogs -------------------------------------------------------------------------------
     def open_setup(self) -> None:

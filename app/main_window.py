@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 from app.bridge import AssistantBridge, AssistantLike
 from app.conversation import Conversation, Message
 from app.devices import DeviceLists
-from app.menus import build_menus
+from app.menus import MenuCommands, build_menus
 from app.push_to_talk import SpaceToTalk
 from app.widgets.banner import ACTION_TEXT, SETTINGS_TAB, BannerArea
 from app.widgets.input_row import InputRow
@@ -55,6 +54,15 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "Ola Assistant"
 
+Region = tuple[int, int, int, int]  # left, top, width, height: part of a screen to share
+
+
+def _application() -> QCoreApplication:
+    """The running application; a window exists only inside one."""
+    app = QApplication.instance()
+    assert app is not None, "create the QApplication before the window"
+    return app
+
 
 class MainWindow(QMainWindow):
     def __init__(
@@ -67,7 +75,7 @@ class MainWindow(QMainWindow):
         open_settings: Callable[[int], None] | None = None,
         open_setup: Callable[[], None] | None = None,
         open_about: Callable[[], None] | None = None,
-        remember_setting: Callable[[str, Any], None] | None = None,
+        remember_hands_free: Callable[[bool], None] | None = None,
     ) -> None:
         super().__init__()
         self.assistant = assistant
@@ -77,7 +85,7 @@ class MainWindow(QMainWindow):
         self._open_settings = open_settings
         self._open_setup = open_setup
         self._open_about = open_about
-        self._remember_setting = remember_setting  # saves a choice made outside the settings dialog
+        self._remember_hands_free = remember_hands_free  # saves a choice made outside the settings dialog
         self._state: ev.StateChanged | None = None
         self._load_fraction: float | None = None
         self._ptt_held = False
@@ -137,15 +145,28 @@ class MainWindow(QMainWindow):
         self.hud.details_toggled.connect(self._toggle_trace)
         self.show_model(model_files)
 
-        menus = build_menus(self)
+        menus = build_menus(
+            self,
+            MenuCommands(
+                new_conversation=self.new_conversation,
+                export=self.export_dialog,
+                quit=self.close,
+                toggle_camera=self.toggle_camera,
+                toggle_screen=self.toggle_screen,
+                toggle_mute=self.toggle_mute,
+                stop=self.stop,
+                open_setup=self.open_setup,
+                open_settings=lambda: self.open_settings(0),
+                open_about=self.open_about,
+            ),
+        )
         self.camera_action, self.screen_action, self.mute_action = menus.camera, menus.screen, menus.mute
         self._show_camera_availability()
         self.input.send_requested.connect(self.send_text)
         self.input.attach_requested.connect(self.attach_files)
-        self.input.clear_attachments_requested.connect(lambda: self._call("clear_attachments"))
-        self.input.hands_free_toggled.connect(lambda on: self._call("set_hands_free", on))
-        self.vision.source_requested.connect(lambda kind, index: self._call("set_source", kind, index))
-        self.input.hands_free_toggled.connect(self._remember_hands_free)
+        self.input.clear_attachments_requested.connect(self.clear_attachments)
+        self.input.hands_free_toggled.connect(self.set_hands_free)
+        self.vision.source_requested.connect(self.set_source)
         self.vision.region_requested.connect(self.pick_region)
         self.region_selector: RegionSelector | None = None
 
@@ -155,7 +176,7 @@ class MainWindow(QMainWindow):
         self.input.set_hands_free(self.settings.audio.hands_free)
         self.space = SpaceToTalk(self._space_talks, self)
         self.space.held.connect(self.push_to_talk)
-        QApplication.instance().installEventFilter(self.space)  # type: ignore[union-attr]
+        _application().installEventFilter(self.space)
         self.input.box.setFocus()
 
     def set_assistant(self, assistant: AssistantLike | None) -> None:
@@ -166,8 +187,7 @@ class MainWindow(QMainWindow):
             self.vision.set_frame_provider(None)
             self.pill.set_state("idle", "No model loaded")
             return
-        state = getattr(assistant, "state", None)  # events only tell of changes from now on
-        self._assistant_state = state if isinstance(state, str) else None
+        self._assistant_state = assistant.state  # events only tell of changes from now on
         self.bridge.attach(assistant.subscribe)
         self.vision.set_frame_provider(assistant.preview_frame)
         self.pill.set_state(*pill_for(None))
@@ -184,24 +204,22 @@ class MainWindow(QMainWindow):
         self.camera_action.setText("Toggle &camera" if found else "Toggle camera (no camera found)")
 
     # --- commands ------------------------------------------------------------------------------
-    def _call(self, method: str, *args: Any) -> bool:
-        """Call an assistant command; its user-facing errors become banners, never tracebacks."""
+    def _command(self, command: Callable[[AssistantLike], None], problem_area: str = "internal") -> None:
+        """Give the assistant one command; its user-facing errors become banners, never tracebacks."""
         if self.assistant is None:
             self.banners.show_message(
                 "No model is loaded yet.", action=(ACTION_TEXT["model"], self.open_setup)
             )
-            return False
+            return
         try:
-            getattr(self.assistant, method)(*args)
+            command(self.assistant)
         except OlaError as error:
-            self.show_problem("media" if method == "attach" else "internal", str(error))
-            return False
-        return True
+            self.show_problem(problem_area, str(error))
 
     def send_text(self, text: str) -> None:
         """Send a typed question; while the model loads (or none is set up yet) keep it for later."""
         if self._model_ready():
-            self._call("send_text", text)
+            self._command(lambda assistant: assistant.send_text(text))
             return
         self.pending_questions.append(text)
         self.input.show_pending(self.pending_questions)
@@ -224,53 +242,62 @@ class MainWindow(QMainWindow):
         questions, self.pending_questions = self.pending_questions, []
         self.input.show_pending([])
         for text in questions:
-            self._call("send_text", text)
+            self.send_text(text)
 
-    def _remember_hands_free(self, on: bool) -> None:
-        if self._remember_setting is not None:
-            self._remember_setting("audio.hands_free", on)
+    def set_hands_free(self, on: bool) -> None:
+        self._command(lambda assistant: assistant.set_hands_free(on))
+        if self._remember_hands_free is not None:
+            self._remember_hands_free(on)
+
+    def set_source(self, kind: ev.SourceKind, index: int, region: Region | None = None) -> None:
+        self._command(lambda assistant: assistant.set_source(kind, index, region))
 
     def attach_files(self, paths: Sequence[Path]) -> None:
         for path in paths:
-            self._call("attach", Path(path))
+            self.attach_file(Path(path))
+
+    def attach_file(self, path: Path) -> None:
+        self._command(lambda assistant: assistant.attach(path), problem_area="media")
+
+    def clear_attachments(self) -> None:
+        self._command(lambda assistant: assistant.clear_attachments())
 
     def stop(self) -> None:
         if self.assistant is not None:
             self.assistant.stop()
 
     def new_conversation(self) -> None:
-        self._call("reset")
+        self._command(lambda assistant: assistant.reset())
+        self._forget_conversation()
+        self.vision.strip.set_frames([])
+
+    def _forget_conversation(self, _event: ev.ConversationReset | None = None) -> None:
         self.transcript.clear()
         self.conversation.clear()
-        self.vision.strip.set_frames([])
 
     def toggle_camera(self) -> None:
         if self.vision.kind == "camera":
-            self._call("set_source", "off", 0)
+            self.set_source("off", 0)
             return
         listed = [index for index, _name in self.devices.camera]
         if not listed:
             return
         wanted = self.settings.vision.camera
-        self._call("set_source", "camera", wanted if wanted in listed else listed[0])
+        self.set_source("camera", wanted if wanted in listed else listed[0])
 
     def toggle_screen(self) -> None:
-        self._call(
-            "set_source", "off" if self.vision.kind == "screen" else "screen", self.settings.vision.monitor
-        )
+        self.set_source("off" if self.vision.kind == "screen" else "screen", self.settings.vision.monitor)
 
     def toggle_mute(self) -> None:
         muted = not (self._state.muted if self._state else False)
-        self._call("set_muted", muted)
+        self._command(lambda assistant: assistant.set_muted(muted))
 
     def pick_region(self, monitor: int) -> None:
         """Let the user drag out the part of screen ``monitor`` (mss numbering) to share."""
         screens = QGuiApplication.screens()
         screen = screens[min(max(monitor - 1, 0), len(screens) - 1)]
         self.region_selector = RegionSelector(screen)
-        self.region_selector.selected.connect(
-            lambda region: self._call("set_source", "screen", monitor, region)
-        )
+        self.region_selector.selected.connect(lambda region: self.set_source("screen", monitor, region))
         self.region_selector.cancelled.connect(
             lambda: self.vision.show_source(self.vision.kind, self.vision.index)
         )
@@ -324,7 +351,7 @@ class MainWindow(QMainWindow):
         b.device_event.connect(self.on_device)
         b.source_changed.connect(self.on_source)
         b.attachments_changed.connect(lambda e: self.input.show_attachments(e.paths))
-        b.conversation_reset.connect(lambda _e: (self.transcript.clear(), self.conversation.clear()))
+        b.conversation_reset.connect(self._forget_conversation)
 
     def on_state(self, event: ev.StateChanged) -> None:
         self._state = event
@@ -471,7 +498,7 @@ class MainWindow(QMainWindow):
             return
         self._ptt_held = down
         self.input.show_push_to_talk(down)
-        self._call("push_to_talk", down)
+        self._command(lambda assistant: assistant.push_to_talk(down))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -484,7 +511,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        QApplication.instance().removeEventFilter(self.space)  # type: ignore[union-attr]
+        _application().removeEventFilter(self.space)
         self.space.cancel()
         self.bridge.detach()
         if self.assistant is not None:

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMainWindow, QMenu
 
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
+Slot = Callable[[], object]  # what a slot returns is ignored (QWidget.close returns a bool)
+
+
+@dataclass(frozen=True)
+class MenuCommands:
+    """What each menu entry and shortcut does: the window's methods, handed over so that this
+    module need not import the window."""
+
+    new_conversation: Slot
+    export: Slot
+    quit: Slot
+    toggle_camera: Slot
+    toggle_screen: Slot
+    toggle_mute: Slot
+    stop: Slot
+    open_setup: Slot
+    open_settings: Slot
+    open_about: Slot
 
 
 @dataclass(frozen=True)
@@ -23,7 +38,7 @@ class Menus:
     mute: QAction
 
 
-def _action(menu: QMenu, text: str, slot: Callable[[], None], shortcut: str | None = None) -> QAction:
+def _action(menu: QMenu, text: str, slot: Slot, shortcut: str | None = None) -> QAction:
     action = QAction(text, menu)
     if shortcut:
         action.setShortcut(QKeySequence(shortcut))
@@ -32,26 +47,26 @@ def _action(menu: QMenu, text: str, slot: Callable[[], None], shortcut: str | No
     return action
 
 
-def build_menus(window: MainWindow) -> Menus:
+def build_menus(window: QMainWindow, commands: MenuCommands) -> Menus:
     bar = window.menuBar()
     conv = bar.addMenu("&Conversation")
-    _action(conv, "&New conversation", window.new_conversation, "Ctrl+N")
-    _action(conv, "&Export…", window.export_dialog, "Ctrl+E")
+    _action(conv, "&New conversation", commands.new_conversation, "Ctrl+N")
+    _action(conv, "&Export…", commands.export, "Ctrl+E")
     conv.addSeparator()
-    _action(conv, "&Quit", window.close, "Ctrl+Q")
+    _action(conv, "&Quit", commands.quit, "Ctrl+Q")
     share = bar.addMenu("&Share")
-    camera = _action(share, "Toggle &camera", window.toggle_camera, "Ctrl+K")
-    screen = _action(share, "Toggle &screen", window.toggle_screen, "Ctrl+Shift+S")
+    camera = _action(share, "Toggle &camera", commands.toggle_camera, "Ctrl+K")
+    screen = _action(share, "Toggle &screen", commands.toggle_screen, "Ctrl+Shift+S")
     share.addSeparator()
-    mute = _action(share, "&Mute microphone", window.toggle_mute, "Ctrl+M")
+    mute = _action(share, "&Mute microphone", commands.toggle_mute, "Ctrl+M")
     mute.setCheckable(True)
     stop = QAction("Stop", window)
     stop.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-    stop.triggered.connect(window.stop)
+    stop.triggered.connect(commands.stop)
     window.addAction(stop)
     model = bar.addMenu("&Model")
-    _action(model, "&Set up model…", window.open_setup)
-    _action(model, "&Settings…", lambda: window.open_settings(0), "Ctrl+,")
+    _action(model, "&Set up model…", commands.open_setup)
+    _action(model, "&Settings…", commands.open_settings, "Ctrl+,")
     help_menu = bar.addMenu("&Help")
-    _action(help_menu, "&About Ola Assistant", window.open_about)
+    _action(help_menu, "&About Ola Assistant", commands.open_about)
     return Menus(camera, screen, mute)

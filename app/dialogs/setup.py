@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QObject, QSize, Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -40,7 +40,7 @@ class _Relay(QObject):
     failed = Signal(str)
 
 
-def _run_in_thread(work: Callable[[], Any], done: Signal, failed: Signal) -> threading.Thread:
+def _run_in_thread(work: Callable[[], Any], done: SignalInstance, failed: SignalInstance) -> threading.Thread:
     def body() -> None:
         try:
             done.emit(work())
@@ -89,15 +89,15 @@ class SetupDialog(QDialog):
         self._relay.failed.connect(self._failed)
 
         outer = QVBoxLayout(self)
-        self.scroll = QScrollArea()  # only scrolls on a screen too small for the contents
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area = QScrollArea()  # only scrolls on a screen too small for the contents
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.body = QWidget()
         layout = QVBoxLayout(self.body)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        self.scroll.setWidget(self.body)
-        outer.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(self.body)
+        outer.addWidget(self.scroll_area, 1)
         title = QLabel("Welcome to Ola Assistant")
         title.setProperty("role", "title")
         layout.addWidget(title)

@@ -223,7 +223,7 @@ class AssistantBubble(Bubble):
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(RENDER_INTERVAL_MS)
-        self._render_timer.timeout.connect(self.render)
+        self._render_timer.timeout.connect(self.render_text)
 
     def plain_text(self) -> str:
         return self.raw
@@ -236,7 +236,7 @@ class AssistantBubble(Bubble):
         if not self._render_timer.isActive():
             self._render_timer.start()
 
-    def render(self) -> None:
+    def render_text(self) -> None:
         """Render the new text incrementally: finished paragraphs once, only the open tail again.
 
         Re-parsing the whole answer on every update costs time proportional to its length (tens
@@ -305,7 +305,7 @@ class AssistantBubble(Bubble):
         if text and text != self.raw:
             self.raw = text
         self.spoken = None
-        self.render()
+        self.render_text()
         self.status.hide()
         self.view.setVisible(bool(self.raw))
         if outcome in ("barge_in", "stopped"):
@@ -413,8 +413,9 @@ class TranscriptView(QScrollArea):
             bubble.deleteLater()
         while self.column.count() > 3:
             item = self.column.takeAt(2)
-            if item is not None and item.layout() is not None:
-                item.layout().deleteLater()
+            row = item.layout() if item is not None else None
+            if row is not None:
+                row.deleteLater()
         self.bubbles.clear()
         self.placeholder.show()
         self._top.changeSize(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)

@@ -87,8 +87,9 @@ class FramesStrip(QScrollArea):
     def set_frames(self, images: Sequence[QImage]) -> None:
         while self._row.count() > 2:
             item = self._row.takeAt(1)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            thumbnail_label = item.widget() if item is not None else None
+            if thumbnail_label is not None:
+                thumbnail_label.deleteLater()
         self.images = list(images)
         self._empty.setVisible(not self.images)
         for k, image in enumerate(self.images):

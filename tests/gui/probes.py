@@ -29,6 +29,7 @@ def settle(app: QApplication, seconds: float) -> None:
 class _Recorder:
     def __init__(self) -> None:
         self.ptt: list[bool] = []
+        self.state = "idle"
 
     def subscribe(self, _callback: Any) -> Any:
         return lambda: None

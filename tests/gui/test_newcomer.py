@@ -90,8 +90,8 @@ def _assert_fits(dialog) -> None:  # type: ignore[no-untyped-def]
                 size,
                 hint,
             )
-    assert dialog.scroll.verticalScrollBar().maximum() == 0, "everything shows without scrolling"
-    assert dialog.scroll.horizontalScrollBar().maximum() == 0
+    assert dialog.scroll_area.verticalScrollBar().maximum() == 0, "everything shows without scrolling"
+    assert dialog.scroll_area.horizontalScrollBar().maximum() == 0
 
 
 def test_first_run_setup_opens_big_enough_for_its_contents(qtbot, themed) -> None:  # type: ignore[no-untyped-def]
@@ -177,7 +177,7 @@ def test_without_a_camera_ctrl_k_is_disabled_and_says_why(window, qtbot) -> None
     window.set_devices(DeviceLists(camera=[(2, "USB camera")], monitor=[(1, "Screen 1")]))
     assert window.camera_action.isEnabled()
     window.toggle_camera()  # the configured camera 0 is not there: the one that is
-    assert recorder.calls[-1] == ("set_source", ("camera", 2))
+    assert recorder.calls[-1] == ("set_source", ("camera", 2, None))
 
 
 def test_a_camera_that_does_not_deliver_is_never_shown_as_on(window, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -308,7 +308,7 @@ def test_question_typed_before_any_model_is_kept_for_it(window, qtbot) -> None: 
     window.send_text("Hello?")
     assert "kept" in window.banners.banners()[0].label.text()
     recorder = CommandRecorder()
-    recorder.state = "loading"  # type: ignore[attr-defined]  # as a freshly started Assistant
+    recorder.state = "loading"  # as a freshly started Assistant
     window.set_assistant(recorder)
     assert "send_text" not in recorder.names()
     window.bridge.post(ev.StateChanged("idle", "loading", True, False, 0.0))

@@ -30,6 +30,7 @@ class CommandRecorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.callback: Any = None
+        self.state = "idle"  # what the window reads when it attaches (events tell of later changes)
 
     def subscribe(self, callback: Any) -> Any:
         self.callback = callback
@@ -284,7 +285,7 @@ def test_keyboard_and_buttons_send_assistant_commands(window, qtbot) -> None:  #
     window.input.mic.click()
     assert recorder.calls[-1][0] == "set_hands_free"
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    assert recorder.calls[-1] == ("set_source", ("camera", 0))
+    assert recorder.calls[-1] == ("set_source", ("camera", 0, None))
     qtbot.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
     assert recorder.calls[-1] == ("set_muted", (True,))
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
