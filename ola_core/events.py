@@ -15,12 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from ola_core.media_types import TimedFrame
 from ola_core.trace import TurnKind, TurnOutcome, TurnTrace
-
-if TYPE_CHECKING:
-    from ola_core.capture.frames import TimedFrame
 
 # loading: the model is being loaded (ModelLoadProgress events follow).
 # idle: nothing happening; with hands-free on the microphone is open and waits for speech.

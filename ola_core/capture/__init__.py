@@ -15,7 +15,8 @@ from ola_core.capture.events import (
     SpeechStarted,
     SustainedSpeech,
 )
-from ola_core.capture.frames import FrameBuffer, FrameSource, TimedFrame
+from ola_core.capture.frames import FrameBuffer, FrameSource
+from ola_core.media_types import TimedFrame
 
 __all__ = [
     "CaptureEvent",

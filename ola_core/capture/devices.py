@@ -23,9 +23,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ola_core.errors import AudioDeviceError
+
+if TYPE_CHECKING:  # screen.py imports cv2: loaded only when monitors are listed
+    from ola_core.capture.screen import MonitorInfo
 
 AudioBackend = Literal["pulse", "portaudio"]
 
@@ -44,15 +47,6 @@ class AudioDevice:
 class CameraInfo:
     index: int
     name: str
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class MonitorInfo:
-    index: int  # mss numbering: 1 = first monitor, 0 = all of them together
-    left: int
-    top: int
     width: int
     height: int
 

@@ -1,4 +1,4 @@
-"""Timestamped frames, the sampled frame history, and the interface every frame source shares.
+"""The sampled frame history, and the interface every frame source shares.
 
 A turn needs the frames that were on screen or on camera while the person spoke: the camera
 runs at 30 fps, but Ola looks at a handful of frames per turn, so each source keeps
@@ -6,8 +6,9 @@ runs at 30 fps, but Ola looks at a handful of frames per turn, so each source ke
 * the latest frame (for the preview), and
 * a history sampled at a low rate (default 2 fps) over the last ``history_s`` seconds,
 
-and a turn asks for ``frames_between(speech_start, speech_end, max_frames)``. Frames are RGB
-uint8 numpy arrays stamped with ``time.monotonic()``, the same clock as the endpointer's events.
+and a turn asks for ``frames_between(speech_start, speech_end, max_frames)``. Frames are
+:class:`~ola_core.media_types.TimedFrame` objects: RGB uint8 numpy arrays stamped with
+``time.monotonic()``, the same clock as the endpointer's events.
 """
 
 from __future__ import annotations
@@ -17,43 +18,15 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
 
 from ola_core.capture.events import DeviceKind, DeviceLost, DeviceRestored, EventCallback, ignore_event
 from ola_core.errors import OlaError
+from ola_core.media_types import TimedFrame, spread
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, eq=False)
-class TimedFrame:
-    """One RGB frame and the monotonic time it was captured; ``rgb`` is read-only (shared by readers).
-
-    Frames compare by identity (comparing pixel arrays element-wise has no single truth value).
-    """
-
-    rgb: np.ndarray  # (H, W, 3) uint8
-    t: float  # time.monotonic()
-
-    def __post_init__(self) -> None:
-        if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
-            raise ValueError(f"TimedFrame wants (H, W, 3) uint8, got {self.rgb.shape} {self.rgb.dtype}")
-        self.rgb.setflags(write=False)
-
-
-def spread(frames: list[TimedFrame], max_frames: int) -> list[TimedFrame]:
-    """At most ``max_frames`` of ``frames``, uniformly spread, first and last always kept."""
-    if max_frames < 1:
-        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
-    if len(frames) <= max_frames:
-        return list(frames)
-    if max_frames == 1:
-        return [frames[-1]]
-    picks = np.linspace(0, len(frames) - 1, max_frames).round().astype(int)
-    return [frames[i] for i in picks]
 
 
 class FrameBuffer:

@@ -10,18 +10,29 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
 from ola_core.capture.camera import fit_max_side
-from ola_core.capture.devices import MonitorInfo
 from ola_core.capture.events import EventCallback, ignore_event
 from ola_core.capture.frames import PollingFrameSource, TimedFrame
 from ola_core.errors import ScreenCaptureError
 
 Region = tuple[int, int, int, int]  # left, top, width, height in pixels, relative to the monitor
+
+
+@dataclass(frozen=True)
+class MonitorInfo:
+    """A monitor of the display, as :meth:`ScreenSource.monitors` (and the device menus) list it."""
+
+    index: int  # mss numbering: 1 = first monitor, 0 = all of them together
+    left: int
+    top: int
+    width: int
+    height: int
 
 
 def _open_mss() -> Any:

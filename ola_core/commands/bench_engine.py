@@ -75,8 +75,8 @@ def benchmark_turns(frames: int, speech_seconds: float) -> tuple[Turn, Turn]:
     """Turn 1: a spoken question over camera frames; turn 2: a typed follow-up. Deterministic content."""
     import numpy as np
 
-    from ola_core.capture.frames import TimedFrame
     from ola_core.engine import Turn
+    from ola_core.media_types import TimedFrame
 
     rng = np.random.default_rng(0)
     video = [TimedFrame(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), i * 0.5) for i in range(frames)]

@@ -24,7 +24,6 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import Cache
 
-from ola_core.capture.frames import TimedFrame
 from ola_core.engine.conversation import Conversation, Exchange
 from ola_core.engine.decoding import DecodeState, decode_tokens, prefill
 from ola_core.engine.detokenizer import IncrementalDetokenizer
@@ -45,6 +44,7 @@ from ola_core.engine.types import (
     system_prompt_for,
 )
 from ola_core.errors import GenerationError, InsufficientMemoryError, LoadCancelledError
+from ola_core.media_types import TimedFrame
 from ola_core.processing.prompt import AssistantMessage
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from ola_core.capture.frames import TimedFrame
+from ola_core.media_types import TimedFrame
 from ola_core.processing.generation import DecodingSettings
 
 FramesKind = Literal["camera", "screen"]

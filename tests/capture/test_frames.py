@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ola_core.capture.frames import FrameBuffer, TimedFrame, spread
+from ola_core.capture.frames import FrameBuffer
+from ola_core.media_types import TimedFrame, spread
 
 PIXEL = np.zeros((2, 2, 3), np.uint8)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ola_core import events as ev
-from ola_core.capture.frames import TimedFrame
+from ola_core.media_types import TimedFrame
 from ola_core.trace import TurnTrace
 
 

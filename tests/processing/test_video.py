@@ -130,7 +130,7 @@ def test_live_frames_are_sampled_and_all_reach_the_clip() -> None:
 
 
 def test_capture_timed_frames_with_read_only_pixels() -> None:
-    from ola_core.capture.frames import TimedFrame
+    from ola_core.media_types import TimedFrame
 
     frames = []
     for i, rgb in enumerate(numbered_frames(5)):
