@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.bridge import AssistantBridge, AssistantLike
+from app.bridge import AssistantBridge, AssistantLike, Region
 from app.conversation import Conversation, Message
 from app.devices import DeviceLists
-from app.menus import MenuCommands, build_menus
+from app.menus import build_menus
 from app.push_to_talk import SpaceToTalk
 from app.widgets.banner import ACTION_TEXT, SETTINGS_TAB, BannerArea
 from app.widgets.input_row import InputRow
@@ -53,15 +53,6 @@ from ola_core.settings import Settings
 log = logging.getLogger(__name__)
 
 APP_NAME = "Ola Assistant"
-
-Region = tuple[int, int, int, int]  # left, top, width, height: part of a screen to share
-
-
-def _application() -> QCoreApplication:
-    """The running application; a window exists only inside one."""
-    app = QApplication.instance()
-    assert app is not None, "create the QApplication before the window"
-    return app
 
 
 class MainWindow(QMainWindow):
@@ -145,21 +136,7 @@ class MainWindow(QMainWindow):
         self.hud.details_toggled.connect(self._toggle_trace)
         self.show_model(model_files)
 
-        menus = build_menus(
-            self,
-            MenuCommands(
-                new_conversation=self.new_conversation,
-                export=self.export_dialog,
-                quit=self.close,
-                toggle_camera=self.toggle_camera,
-                toggle_screen=self.toggle_screen,
-                toggle_mute=self.toggle_mute,
-                stop=self.stop,
-                open_setup=self.open_setup,
-                open_settings=lambda: self.open_settings(0),
-                open_about=self.open_about,
-            ),
-        )
+        menus = build_menus(self, self)
         self.camera_action, self.screen_action, self.mute_action = menus.camera, menus.screen, menus.mute
         self._show_camera_availability()
         self.input.send_requested.connect(self.send_text)
@@ -176,7 +153,7 @@ class MainWindow(QMainWindow):
         self.input.set_hands_free(self.settings.audio.hands_free)
         self.space = SpaceToTalk(self._space_talks, self)
         self.space.held.connect(self.push_to_talk)
-        _application().installEventFilter(self.space)
+        self.space.install()
         self.input.box.setFocus()
 
     def set_assistant(self, assistant: AssistantLike | None) -> None:
@@ -511,8 +488,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        _application().removeEventFilter(self.space)
-        self.space.cancel()
+        self.space.remove()
         self.bridge.detach()
         if self.assistant is not None:
             self.assistant.shutdown(timeout=5.0)

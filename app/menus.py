@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-Slot = Callable[[], object]  # what a slot returns is ignored (QWidget.close returns a bool)
 
+class MenuCommands(Protocol):
+    """What the menu entries and shortcuts do (the window's methods; a protocol, so that this
+    module need not import the window). What a slot returns is ignored."""
 
-@dataclass(frozen=True)
-class MenuCommands:
-    """What each menu entry and shortcut does: the window's methods, handed over so that this
-    module need not import the window."""
-
-    new_conversation: Slot
-    export: Slot
-    quit: Slot
-    toggle_camera: Slot
-    toggle_screen: Slot
-    toggle_mute: Slot
-    stop: Slot
-    open_setup: Slot
-    open_settings: Slot
-    open_about: Slot
+    def new_conversation(self) -> None: ...
+    def export_dialog(self) -> None: ...
+    def close(self) -> bool: ...
+    def toggle_camera(self) -> None: ...
+    def toggle_screen(self) -> None: ...
+    def toggle_mute(self) -> None: ...
+    def stop(self) -> None: ...
+    def open_setup(self) -> None: ...
+    def open_settings(self, tab: int = 0) -> None: ...
+    def open_about(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class Menus:
     mute: QAction
 
 
-def _action(menu: QMenu, text: str, slot: Slot, shortcut: str | None = None) -> QAction:
+def _action(menu: QMenu, text: str, slot: Callable[[], object], shortcut: str | None = None) -> QAction:
     action = QAction(text, menu)
     if shortcut:
         action.setShortcut(QKeySequence(shortcut))
@@ -51,9 +49,9 @@ def build_menus(window: QMainWindow, commands: MenuCommands) -> Menus:
     bar = window.menuBar()
     conv = bar.addMenu("&Conversation")
     _action(conv, "&New conversation", commands.new_conversation, "Ctrl+N")
-    _action(conv, "&Export…", commands.export, "Ctrl+E")
+    _action(conv, "&Export…", commands.export_dialog, "Ctrl+E")
     conv.addSeparator()
-    _action(conv, "&Quit", commands.quit, "Ctrl+Q")
+    _action(conv, "&Quit", commands.close, "Ctrl+Q")
     share = bar.addMenu("&Share")
     camera = _action(share, "Toggle &camera", commands.toggle_camera, "Ctrl+K")
     screen = _action(share, "Toggle &screen", commands.toggle_screen, "Ctrl+Shift+S")
@@ -66,7 +64,7 @@ def build_menus(window: QMainWindow, commands: MenuCommands) -> Menus:
     window.addAction(stop)
     model = bar.addMenu("&Model")
     _action(model, "&Set up model…", commands.open_setup)
-    _action(model, "&Settings…", commands.open_settings, "Ctrl+,")
+    _action(model, "&Settings…", lambda: commands.open_settings(0), "Ctrl+,")
     help_menu = bar.addMenu("&Help")
     _action(help_menu, "&About Ola Assistant", commands.open_about)
     return Menus(camera, screen, mute)

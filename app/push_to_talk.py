@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 
 # Long enough for the press of an auto-repeat pair to follow its release (same X event batch,
@@ -41,14 +41,13 @@ class SpaceToTalk(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not isinstance(event, QKeyEvent):
             return super().eventFilter(watched, event)
-        key_event: QKeyEvent = event  # type: ignore[assignment]
-        if key_event.key() != Qt.Key.Key_Space or key_event.modifiers():
+        if event.key() != Qt.Key.Key_Space or event.modifiers():
             return super().eventFilter(watched, event)
         if not self.is_down and not self._active():
             return super().eventFilter(watched, event)
-        if key_event.isAutoRepeat():
+        if event.isAutoRepeat():
             return True  # Qt recognised the pair: nothing changes
         if kind == QEvent.Type.KeyPress:
             if self._release_timer.isActive():
@@ -65,7 +64,23 @@ class SpaceToTalk(QObject):
             self.is_down = False
             self.held.emit(False)
 
+    def install(self) -> None:
+        """Watch the key events of the whole application: Space talks whichever widget has focus."""
+        _application().installEventFilter(self)
+
+    def remove(self) -> None:
+        """Stop watching (the window closes), forgetting a held key."""
+        _application().removeEventFilter(self)
+        self.cancel()
+
     def cancel(self) -> None:
         """Forget a held key (the window closes or loses the assistant) without emitting."""
         self._release_timer.stop()
         self.is_down = False
+
+
+def _application() -> QCoreApplication:
+    """The running application; the window (and so this filter) exists only inside one."""
+    app = QCoreApplication.instance()
+    assert app is not None, "create the QApplication before the window"
+    return app

@@ -101,20 +101,20 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs)
+        current = settings.to_dict()  # read by field name, as values() writes
+        section_types = typing.get_type_hints(Settings)
         for section, title in SECTIONS:
             page = QWidget()
             form = QFormLayout(page)
-            value = getattr(settings, section)
-            hints = typing.get_type_hints(type(value))
-            for f in dataclasses.fields(value):
+            hints = typing.get_type_hints(section_types[section])
+            for f in dataclasses.fields(section_types[section]):
                 editor = self._editor(
-                    f"{section}.{f.name}", hints[f.name], f.metadata, getattr(value, f.name)
+                    f"{section}.{f.name}", hints[f.name], f.metadata, current[section][f.name]
                 )
                 form.addRow(LABELS.get(f.name, f.name.replace("_", " ").capitalize()), editor)
             if section == "generation":
                 for name in ("language", "trace_file"):
-                    hint = typing.get_type_hints(Settings)[name]
-                    form.addRow(LABELS[name], self._editor(name, hint, {}, getattr(settings, name)))
+                    form.addRow(LABELS[name], self._editor(name, section_types[name], {}, current[name]))
             self.tabs.addTab(page, title)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok

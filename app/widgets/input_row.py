@@ -25,11 +25,13 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.icons import icon
+from ola_core.processing.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-MEDIA_FILTER = (
-    "Media (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.mp4 *.mov *.mkv *.webm *.avi *.wav *.mp3 *.flac *.ogg *.m4a);;"
-    "All files (*)"
-)
+
+def media_filter() -> str:
+    """The file dialog's filter: every suffix of the one media table (``ola_core.processing.media``)."""
+    suffixes = [s for table in (IMAGE_SUFFIXES, VIDEO_SUFFIXES, AUDIO_SUFFIXES) for s in sorted(table)]
+    return f"Media ({' '.join('*' + suffix for suffix in suffixes)});;All files (*)"
 
 
 class MessageBox(QPlainTextEdit):
@@ -138,7 +140,7 @@ class InputRow(QWidget):
             self.box.clear()
 
     def _pick_files(self) -> None:
-        names, _ = QFileDialog.getOpenFileNames(self, "Attach files", "", MEDIA_FILTER)
+        names, _ = QFileDialog.getOpenFileNames(self, "Attach files", "", media_filter())
         if names:
             self.attach_requested.emit([Path(n) for n in names])
 
