@@ -33,6 +33,7 @@ from ola_core.errors import (
     SynthesisError,
 )
 from ola_core.events import AssistantEvent, AssistantTextDelta, ProblemArea, SentenceSpoken
+from ola_core.processing.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from ola_core.settings import Settings
 from ola_core.trace import TraceRecorder, TurnOutcome
 
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi"}
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 LANGUAGE_NAMES = {
     "en": "English",
     "zh": "Chinese",

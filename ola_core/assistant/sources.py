@@ -10,9 +10,8 @@ import numpy as np
 from ola_core.capture.events import EventCallback, ignore_event
 from ola_core.capture.frames import FrameSource, PollingFrameSource
 from ola_core.errors import CameraError, MediaError
+from ola_core.processing.media import FRAME_SUFFIXES
 from ola_core.settings import VisionSettings
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def open_source(
@@ -70,10 +69,10 @@ class FolderFrameSource(PollingFrameSource):
         from ola_core.processing.files import list_folder
 
         self._files = sorted(
-            (p for p in list_folder(folder) if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+            (p for p in list_folder(folder) if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key
         )
         if not self._files:
-            raise MediaError(f"The folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+            raise MediaError(f"The folder {folder} holds no images ({', '.join(sorted(FRAME_SUFFIXES))}).")
         self._next = 0
 
     @property

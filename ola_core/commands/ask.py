@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ola_core.errors import GenerationError, ModelFilesMissingError
+from ola_core.processing.media import SUFFIXES, MediaKind
 
 if TYPE_CHECKING:  # the engine (torch, transformers) is imported when a question is asked, not for --help
     from ola_core.engine import Turn, TurnStats
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="F",
-        help="an image to look at (repeatable)",
+        help=f"an image to look at (repeatable; {_suffixes('image')})",
     )
     parser.add_argument(
         "--audio",
@@ -50,14 +51,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="F",
         help=(
             "an audio file: with --video, the clip's sound (it replaces the video's own soundtrack); "
-            "otherwise sound to describe, or the spoken question when none is typed or with --image"
+            "otherwise sound to describe, or the spoken question when none is typed or with --image "
+            f"({_suffixes('audio')})"
         ),
     )
     parser.add_argument(
         "--video",
         type=Path,
         metavar="F|DIR",
-        help="a video file (its soundtrack is heard too, unless --audio is given) or a folder of frames",
+        help=(
+            f"a video file ({_suffixes('video')}; its soundtrack is heard too, unless --audio is given) "
+            "or a folder of frames (image files)"
+        ),
     )
     parser.add_argument(
         "--quantization",
@@ -84,6 +89,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="print one JSON object at the end: text, token_ids, prompt_tokens, timings, memory",
     )
     parser.set_defaults(handler=_handle)
+
+
+def _suffixes(kind: MediaKind) -> str:
+    """The suffixes of the media table for ``kind``, for the help text."""
+    return " ".join(sorted(SUFFIXES[kind]))
 
 
 def _positive_int(text: str) -> int:

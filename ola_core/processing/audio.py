@@ -48,10 +48,6 @@ HOP_LENGTH = 160  # 10 ms hop → 3000 frames per chunk
 N_MELS = 128  # Whisper large-v3
 RESAMPLE_QUALITY = "soxr_hq"  # librosa.load's default res_type
 
-AUDIO_SUFFIXES = frozenset(
-    {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".aiff"}
-)
-
 
 @dataclass(frozen=True)
 class AudioClip:

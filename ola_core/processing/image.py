@@ -52,11 +52,6 @@ _STD = 0.5
 # frame or normal photo. Larger files are shrunk while decoding (see load_image).
 DECODE_MAX_SIDE = 4 * HIGHRES_MAX_SIDE
 
-# Formats PIL reads that are worth naming in an error message.
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ico", ".jfif", ".ppm", ".pgm"}
-)
-
 
 def load_image(source: ImageSource, max_side: int = DECODE_MAX_SIDE) -> Image.Image:
     """Decode ``source`` into an upright 8-bit RGB PIL image.

@@ -1,20 +1,48 @@
-"""Which kind of media a file is, for callers that get files without being told (attachments)."""
+"""The one media table: which file suffixes are images, audio and video, and what kind a file is.
+
+Everything that judges a file by its name reads this table — the loaders of ``processing/``,
+attachment checks, ``ola-assistant ask`` and the GUI's file dialog — so a suffix one of them
+accepts is never refused by another. Only the standard library is imported at the top: the GUI
+reads the table without loading PIL, FFmpeg or torch; :func:`media_kind` loads the decoders
+only when it has to look inside a file.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
-import av
-from PIL import Image, UnidentifiedImageError
-
 from ola_core.errors import MediaError
-from ola_core.processing.audio import AUDIO_SUFFIXES
-from ola_core.processing.files import open_media, require_file
-from ola_core.processing.image import IMAGE_SUFFIXES
-from ola_core.processing.video import VIDEO_SUFFIXES
 
 MediaKind = Literal["image", "audio", "video"]
+
+# Formats PIL reads.
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ico", ".jfif", ".ppm", ".pgm"}
+)
+# Formats libsndfile or FFmpeg read.
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".aiff"}
+)
+# Containers FFmpeg reads.
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
+# The files a folder given as a video is made of (its frames, in name order).
+FRAME_SUFFIXES = IMAGE_SUFFIXES
+
+SUFFIXES: Mapping[MediaKind, frozenset[str]] = MappingProxyType(
+    {"image": IMAGE_SUFFIXES, "audio": AUDIO_SUFFIXES, "video": VIDEO_SUFFIXES}
+)
+
+
+def suffix_kind(path: str | Path) -> MediaKind | None:
+    """The kind the table gives the suffix of ``path`` (any case), None when it names none.
+
+    Only the name is read, never the file: for sorting and checking files by what they claim to be.
+    """
+    suffix = Path(path).suffix.lower()
+    return next((kind for kind, suffixes in SUFFIXES.items() if suffix in suffixes), None)
 
 
 def media_kind(path: str | Path) -> MediaKind:
@@ -23,17 +51,18 @@ def media_kind(path: str | Path) -> MediaKind:
     Known suffixes decide at once; anything else is probed (PIL, then FFmpeg's streams), so a
     file with a wrong or missing suffix still works. Unreadable files raise :class:`MediaError`.
     """
+    import av
+    from PIL import Image, UnidentifiedImageError
+
+    from ola_core.processing.files import open_media, require_file
+
     path = Path(path)
     if path.is_dir():
         return "video"
     require_file(path, "File")
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in AUDIO_SUFFIXES:
-        return "audio"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
+    known = suffix_kind(path)
+    if known is not None:
+        return known
     try:
         with Image.open(path):
             return "image"

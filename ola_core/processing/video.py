@@ -42,7 +42,8 @@ from ola_core.errors import MediaError
 from ola_core.model.inputs import VideoInput
 from ola_core.processing.audio import AudioClip, decoded_to_clip, read_audio_track
 from ola_core.processing.files import ffmpeg_reason, list_folder, open_media, require_file
-from ola_core.processing.image import IMAGE_SUFFIXES, fit_to_area, load_image, resize_bicubic, to_pixels
+from ola_core.processing.image import fit_to_area, load_image, resize_bicubic, to_pixels
+from ola_core.processing.media import FRAME_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ DEFAULT_MAX_FRAMES = 64
 # 480² in area, and 64 full-size 200-megapixel frames would not fit in memory. 4K frames and
 # smaller decode exactly as the official inference decodes them.
 FRAME_DECODE_MAX_SIDE = 3840
-
-VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 
 
 class HasRGB(Protocol):
@@ -139,7 +138,7 @@ def _natural_key(path: Path) -> list[int | str]:
 def process_image_folder(folder: str | Path, max_frames: int = DEFAULT_MAX_FRAMES) -> VideoClip:
     """A folder of frame images (in natural name order) → a clip; only the sampled files are decoded."""
     folder = Path(folder)
-    files = sorted((p for p in list_folder(folder) if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+    files = sorted((p for p in list_folder(folder) if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
     if not files:
         raise MediaError(f"Folder '{folder}' contains no image files to use as video frames.")
     indices = sample_indices(len(files), max_frames)
