@@ -212,7 +212,9 @@ class SetupDialog(QDialog):
         assert body is not None
         width = max(body.minimumSize().width(), self.fontMetrics().averageCharWidth() * 80)
         height = body.heightForWidth(width) if body.hasHeightForWidth() else body.sizeHint().height()
-        margins = self.contentsMargins() + self.layout().contentsMargins()  # type: ignore[union-attr]
+        outer = self.layout()
+        assert outer is not None
+        margins = self.contentsMargins() + outer.contentsMargins()
         chrome_h = margins.top() + margins.bottom() + self.later_button.sizeHint().height() + 12
         want = QSize(width + margins.left() + margins.right(), height + chrome_h)
         screen = self.screen().availableGeometry().size() if self.screen() is not None else want

@@ -77,7 +77,11 @@ class RegionSelector(QWidget):
 
     def event(self, event: QEvent) -> bool:
         """Esc belongs to the overlay, not to the main window's Stop shortcut."""
-        if event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape:  # type: ignore[attr-defined]
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+        ):
             event.accept()
             return True
         return super().event(event)
