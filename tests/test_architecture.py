@@ -67,3 +67,36 @@ def test_importing_ola_core_does_not_load_qt() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=240
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_shared_values_load_no_heavy_library() -> None:
+    """The modules every layer imports (and the GUI reads) cost no torch, decoder or device library.
+
+    Events, frames, settings and the media table are read by the GUI and the CLI before any
+    model is wanted: importing them must stay cheap (fresh interpreter).
+    """
+    import subprocess
+    import sys
+
+    light = [
+        "ola_core.errors",
+        "ola_core.events",
+        "ola_core.media_types",
+        "ola_core.progress",
+        "ola_core.settings",
+        "ola_core.trace",
+        "ola_core.processing.generation",
+        "ola_core.processing.media",
+    ]
+    heavy = ["torch", "transformers", "PIL", "av", "cv2", "soundfile", "sounddevice", "mss"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {light!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
