@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from ola_core.capture.frames import TimedFrame
 from ola_core.engine.types import GenerationSettings, Turn
 from ola_core.errors import (
     AudioDeviceError,
@@ -33,6 +32,7 @@ from ola_core.errors import (
     SynthesisError,
 )
 from ola_core.events import AssistantEvent, AssistantTextDelta, ProblemArea, SentenceSpoken
+from ola_core.media_types import TimedFrame
 from ola_core.processing.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from ola_core.settings import Settings
 from ola_core.trace import TraceRecorder, TurnOutcome

@@ -1,7 +1,8 @@
 """Devices in: microphone with voice-activity endpointing, camera, screen, and the frame history.
 
 The public names are re-exported here; see docs/ARCHITECTURE.md (capture) for how the assistant
-drives them.
+drives them. The frames they deliver are :class:`ola_core.media_types.TimedFrame` values, which
+every layer may import without importing capture.
 """
 
 from ola_core.capture.events import (
@@ -16,7 +17,6 @@ from ola_core.capture.events import (
     SustainedSpeech,
 )
 from ola_core.capture.frames import FrameBuffer, FrameSource
-from ola_core.media_types import TimedFrame
 
 __all__ = [
     "CaptureEvent",
@@ -30,5 +30,4 @@ __all__ = [
     "SpeechEnded",
     "SpeechStarted",
     "SustainedSpeech",
-    "TimedFrame",
 ]
