@@ -183,6 +183,21 @@ def test_test_model_is_written_found_and_labelled(tmp_path: Path) -> None:
     assert (files.ola_dir / "config.json").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
+def test_the_configured_model_is_found_without_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ask "Hi"` finds the test model the GUI installed (and saved in the settings)."""
+    from ola_core.settings import Settings, save_settings
+
+    monkeypatch.setenv("OLA_CONFIG_DIR", str(tmp_path / "config"))
+    assert model_store.find_model_files(cache_dir=tmp_path / "empty-cache") is None
+    files = model_store.write_test_model(tmp_path / "installed")
+    settings = Settings()
+    save_settings(settings.replace(model=settings.model.__class__(model_dir=str(files.ola_dir))))
+    assert model_store.find_model_files(cache_dir=tmp_path / "empty-cache") == files
+
+
 @pytest.mark.parametrize(
     ("hardware", "quantization", "fits", "test_model"),
     [

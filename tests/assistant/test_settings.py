@@ -95,3 +95,45 @@ def test_unwritable_location_raises_settings_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(SettingsError, match="Could not save"):
         save_settings(Settings(), blocker / "sub" / "settings.json")
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"generation": {"max_new_tokens": 1e400}}', "generation.max_new_tokens"),
+        ('{"generation": {"max_new_tokens": NaN}}', "generation.max_new_tokens"),
+        ('{"generation": {"temperature": -Infinity}}', "generation.temperature"),
+        ('{"voice": {"speaking_rate": ' + "9" * 400 + "}}", "voice.speaking_rate"),
+    ],
+)
+def test_non_finite_numbers_fall_back_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(text)
+    settings, warnings = load_settings(path)
+    assert settings == Settings()
+    assert len(warnings) == 1 and warnings[0].startswith(f"settings: {key}=")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, '{"audio": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001, "1" * 5000],
+    ids=["list-100000-deep", "object-100000-deep", "5000-digit-integer"],
+)
+def test_files_python_cannot_parse_give_defaults(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(text)
+    settings, warnings = load_settings(path)
+    assert settings == Settings()
+    assert len(warnings) == 1 and str(path) in warnings[0]
+
+
+def test_failed_save_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "settings.json"
+
+    def refuse(self: Path, target: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with pytest.raises(SettingsError, match="Could not save"):
+        save_settings(Settings(), path)
+    assert sorted(tmp_path.iterdir()) == []
