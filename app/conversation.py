@@ -2,7 +2,8 @@
 
 This is the GUI's record of what was said and shown — the frames the model actually used for
 each turn, the answer text, whether it was interrupted and the latency trace — kept so that
-"Export conversation" can write it out. The model's own history lives in the Assistant.
+"Export conversation" can write it out. The model's own history (what is prefilled, the KV
+cache) is a different thing: ``ola_core.engine.conversation.Conversation``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ THUMB = QSize(320, 240)
 
 
 @dataclass
-class Message:
+class TranscriptEntry:
     role: Literal["user", "assistant"]
     turn_id: int | None
     text: str = ""
@@ -35,14 +36,14 @@ class Message:
 
 
 @dataclass
-class Conversation:
-    messages: list[Message] = field(default_factory=list)
+class TranscriptRecord:
+    messages: list[TranscriptEntry] = field(default_factory=list)
 
-    def add(self, message: Message) -> Message:
+    def add(self, message: TranscriptEntry) -> TranscriptEntry:
         self.messages.append(message)
         return message
 
-    def answer(self, turn_id: int) -> Message | None:
+    def answer(self, turn_id: int) -> TranscriptEntry | None:
         for message in reversed(self.messages):
             if message.role == "assistant" and message.turn_id == turn_id:
                 return message

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import AssistantBridge, AssistantLike, Region
-from app.conversation import Conversation, Message
+from app.conversation import TranscriptEntry, TranscriptRecord
 from app.devices import DeviceLists
 from app.menus import build_menus
 from app.push_to_talk import SpaceToTalk
@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self.assistant = assistant
         self.settings = settings or Settings()
         self.model_files = model_files
-        self.conversation = Conversation()
+        self.conversation = TranscriptRecord()
         self._open_settings = open_settings
         self._open_setup = open_setup
         self._open_about = open_about
@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
             )
         )
         self.conversation.add(
-            Message(
+            TranscriptEntry(
                 "user",
                 event.turn_id,
                 event.text,
@@ -378,7 +378,7 @@ class MainWindow(QMainWindow):
             )
         )
         self.transcript.add(AssistantBubble(event.turn_id, self._assistant_name()))
-        self.conversation.add(Message("assistant", event.turn_id))
+        self.conversation.add(TranscriptEntry("assistant", event.turn_id))
 
     def _assistant_name(self) -> str:
         if self.model_files is not None and self.model_files.is_test_model:
@@ -390,7 +390,7 @@ class MainWindow(QMainWindow):
         if bubble is None:  # a turn we did not see start (e.g. subscribed late)
             bubble = AssistantBubble(turn_id, self._assistant_name())
             self.transcript.add(bubble)
-            self.conversation.add(Message("assistant", turn_id))
+            self.conversation.add(TranscriptEntry("assistant", turn_id))
         return bubble
 
     def on_delta(self, event: ev.AssistantTextDelta) -> None:
