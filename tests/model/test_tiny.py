@@ -110,8 +110,22 @@ def test_layout_is_official(tiny_checkpoint: TinyCheckpoint) -> None:
     assert keys == index["weight_map"] and index["metadata"]["total_size"] == total
 
 
+def test_wide_margins_change_only_lm_head(tmp_path: Path, tiny_checkpoint: TinyCheckpoint) -> None:
+    plain = write_tiny_checkpoint(tmp_path / "plain", seed=0)
+    differ = set()
+    for shard in sorted(plain.model_dir.glob("model-*.safetensors")):
+        with (
+            safe_open(str(shard), framework="pt") as a,
+            safe_open(str(tiny_checkpoint.model_dir / shard.name), framework="pt") as b,
+        ):
+            differ |= {k for k in a.keys() if not a.get_tensor(k).equal(b.get_tensor(k))}  # noqa: SIM118
+    assert differ == {"lm_head.weight"}
+    with pytest.raises(ValueError, match="tiny checkpoint only"):
+        write_tiny_checkpoint(tmp_path / "full", full_size=True, wide_margins=True)
+
+
 def test_seeded(tmp_path: Path, tiny_checkpoint: TinyCheckpoint) -> None:
-    again = write_tiny_checkpoint(tmp_path / "again", seed=0)
+    again = write_tiny_checkpoint(tmp_path / "again", seed=0, wide_margins=True)
     other = write_tiny_checkpoint(tmp_path / "other", seed=1)
     for shard in sorted(tiny_checkpoint.model_dir.glob("model-*.safetensors")):
         assert (again.model_dir / shard.name).read_bytes() == shard.read_bytes()
