@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import ola_core
 from app import resources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ def test_metainfo_has_the_required_appstream_elements() -> None:
     rating = root.find("content_rating")
     assert rating is not None and rating.get("type", "").startswith("oars-")
     assert root.find("developer/name") is not None
-    assert root.find("releases/release").get("version") == pyproject["project"]["version"]  # type: ignore[union-attr]
+    assert root.find("releases/release").get("version") == ola_core.__version__  # type: ignore[union-attr]
 
 
 def test_metainfo_passes_appstreamcli_validate() -> None:
@@ -380,6 +381,13 @@ def test_package_data_patterns_match_real_files() -> None:
         assert folder.is_dir(), f"package-data names {package}, which is not a package folder"
         for pattern in patterns:
             assert list(folder.glob(pattern)), f"{package}: {pattern} matches no file"
+
+
+def test_the_version_is_written_once() -> None:
+    project = _pyproject()["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert _pyproject()["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ola_core.__version__"}
+    assert importlib.metadata.version("ola-assistant") == ola_core.__version__
 
 
 def test_license_file_is_declared_and_installed() -> None:
