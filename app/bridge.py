@@ -20,7 +20,7 @@ from typing import Protocol
 from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from ola_core import events as ev
-from ola_core.capture.frames import TimedFrame
+from ola_core.media_types import TimedFrame
 from ola_core.settings import Settings
 
 Region = tuple[int, int, int, int]  # left, top, width, height: the part of a screen to share

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.icons import icon
 from app.widgets.images import qimage_from_rgb, thumbnail
-from ola_core.capture.frames import TimedFrame
+from ola_core.media_types import TimedFrame
 
 FrameProvider = Callable[[], TimedFrame | None]
 PREVIEW_FPS = 15
