@@ -30,6 +30,7 @@ from ola_core.model.inputs import (
 from ola_core.model.loading import LoadedOla, load_ola
 from ola_core.model.tiny import TinyCheckpoint
 from tests.model.fidelity_inputs import checksum, make_media
+from tests.model.test_tiny import OFFICIAL_CONFIG_KEYS, VIT_SIZE_KEYS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 CASES = ("image", "audio", "video_audio", "text")
@@ -103,6 +104,12 @@ def greedy(loaded: LoadedOla, embeds: torch.Tensor, max_new_tokens: int) -> list
         generation_config=GenerationConfig(**config),
     )
     return [int(t) for t in out[0]]
+
+
+def test_reference_checkpoint_is_in_the_official_layout(tiny_checkpoint: TinyCheckpoint) -> None:
+    """The checkpoint every test here loads has no config.json field of ours but the ViT size."""
+    config = json.loads((tiny_checkpoint.model_dir / "config.json").read_text())
+    assert set(config) == OFFICIAL_CONFIG_KEYS | VIT_SIZE_KEYS
 
 
 def test_inputs_are_the_ones_the_reference_saw() -> None:
