@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -175,3 +176,25 @@ def test_past_key_values_warning_is_silenced_at_its_source() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         model(inputs_embeds=torch.zeros(1, 2, 8), use_cache=True, **cache_kwargs(model, DynamicCache()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ALSA is Linux's")
+def test_alsa_messages_go_to_the_log_not_the_terminal(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """libasound prints "underrun occurred" and friends straight to fd 2, inside the answer's text."""
+    import ctypes
+    import ctypes.util
+    import logging
+
+    from ola_core.log import route_alsa_messages
+
+    name = ctypes.util.find_library("asound")
+    if name is None:
+        pytest.skip("no libasound on this machine")
+    route_alsa_messages()
+    handle = ctypes.c_void_p()
+    with caplog.at_level(logging.DEBUG, logger="alsa"):
+        assert ctypes.CDLL(name).snd_pcm_open(ctypes.byref(handle), b"no_such_pcm_device", 0, 0) < 0
+    assert "no_such_pcm_device" not in capfd.readouterr().err
+    assert any(record.name == "alsa" for record in caplog.records)

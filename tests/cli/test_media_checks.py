@@ -88,7 +88,12 @@ def test_a_huge_image_is_decoded_once_without_copies(tmp_path: Path, monkeypatch
     path = _jpeg(tmp_path / "huge.jpg", (9000, 7000), 90)
     copies: list[int] = []
     real_copy = Image.Image.copy
-    monkeypatch.setattr(Image.Image, "copy", lambda self: copies.append(1) or real_copy(self))
+
+    def counted_copy(self: Image.Image) -> Image.Image:
+        copies.append(1)
+        return real_copy(self)
+
+    monkeypatch.setattr(Image.Image, "copy", counted_copy)
     loaded = image_module.load_image(path)
     assert max(loaded.size) <= image_module.DECODE_MAX_SIDE and copies == []
 
