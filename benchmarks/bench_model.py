@@ -36,16 +36,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ola_core.engine.memory import current_rss_bytes  # noqa: E402
-from ola_core.model.inputs import (  # noqa: E402
-    IMAGE_TOKEN_INDEX,
-    SPEECH_TOKEN_INDEX,
+from ola_core.model.loading import LoadedOla, load_ola  # noqa: E402
+from ola_core.model.tiny import write_tiny_checkpoint  # noqa: E402
+from ola_core.processing.inputs import (  # noqa: E402
     ImageInput,
     PromptInputs,
     SpeechInput,
     VideoInput,
 )
-from ola_core.model.loading import LoadedOla, load_ola  # noqa: E402
-from ola_core.model.tiny import write_tiny_checkpoint  # noqa: E402
+from ola_core.processing.tokens import IMAGE_TOKEN_INDEX, SPEECH_TOKEN_INDEX  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

@@ -25,17 +25,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ola_core.model.speech import (  # noqa: E402
-    BEATS_AS2M_CPT2_CFG,
-    TINY_BEATS_CFG,
-    TINY_WHISPER_DIMS,
-    WHISPER_LARGE_V3_DIMS,
-    Beats,
-    BeatsConfig,
-    BeatsLayer,
-    WhisperBlock,
-    WhisperEncoder,
-)
+from ola_core.model.beats import BEATS_AS2M_CPT2_CFG, Beats, BeatsConfig, BeatsLayer  # noqa: E402
+from ola_core.model.tiny import TINY_BEATS_CFG, TINY_WHISPER_DIMS  # noqa: E402
+from ola_core.model.whisper import WHISPER_LARGE_V3_DIMS, WhisperBlock, WhisperEncoder  # noqa: E402
 
 CHUNK = 480000
 

@@ -38,8 +38,8 @@ LISTINGS: dict[str, list[tuple[str, int]]] = {
         ("README.md", 100),
     ],
     model_store.SPEECH_ENCODERS_REPO: [
-        (model_store.WHISPER_FILE, 20_000),
-        (model_store.BEATS_FILE, 10_000),
+        (model_store.WHISPER_FILE_NAME, 20_000),
+        (model_store.BEATS_FILE_NAME, 10_000),
         ("README.md", 50),
     ],
 }
@@ -102,12 +102,12 @@ def test_download_fetches_only_needed_files_with_progress(hub: FakeHub) -> None:
 
     assert files.source == "hf-cache" and not files.is_test_model
     assert (files.ola_dir / "config.json").is_file()
-    assert (files.speech_encoders_dir / model_store.WHISPER_FILE).is_file()
+    assert (files.speech_encoders_dir / model_store.WHISPER_FILE_NAME).is_file()
     fetched = set(hub.fetched)
     assert f"{model_store.OLA_REPO}/large-v3.pt" not in fetched
     assert f"{model_store.OLA_REPO}/speech_projector.bin" not in fetched
     assert not any(f.endswith("README.md") for f in fetched)
-    assert f"{model_store.SPEECH_ENCODERS_REPO}/{model_store.BEATS_FILE}" in fetched
+    assert f"{model_store.SPEECH_ENCODERS_REPO}/{model_store.BEATS_FILE_NAME}" in fetched
     assert len(fetched) == 9
 
     done = [r.done_bytes for r in reports]
@@ -218,8 +218,20 @@ def test_recommendation_follows_free_memory(
         assert f"{rec.footprint_gb:.1f}"[:2] in rec.message or f"{rec.footprint_gb:.0f}" in rec.message
 
 
-def test_nf4_footprint_matches_the_spec_estimate() -> None:
-    assert model_store.WEIGHTS_GB["nf4"] == pytest.approx(8.2)
+def test_footprint_is_the_loaders_estimate_and_matches_the_spec() -> None:
+    """One memory estimate: the setup's advice shows what the loader checks, plus the CUDA context."""
+    import torch
+
+    from ola_core.model.configuration import OlaConfig
+    from ola_core.model.memory import RUNTIME_MARGIN_BYTES, estimate_memory_bytes
+    from ola_core.model_store.hardware import CUDA_CONTEXT_GB
+
+    for quantization, spec_weights_gb in (("nf4", 8.2), ("int8", 11.5), ("none", 17.8)):  # spec §5.2
+        required = estimate_memory_bytes(OlaConfig(), quantization, torch.bfloat16)
+        assert model_store.footprint_gb(quantization, with_cosyvoice=False) == pytest.approx(
+            required / 1e9 + CUDA_CONTEXT_GB
+        )
+        assert (required - RUNTIME_MARGIN_BYTES) / 1e9 == pytest.approx(spec_weights_gb, abs=0.3)
     assert model_store.footprint_gb("nf4", with_cosyvoice=False) < model_store.footprint_gb("nf4")
 
 

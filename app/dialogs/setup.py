@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ola_core import model_store
+from ola_core.errors import OlaError
 from ola_core.progress import format_progress
 
 
@@ -44,7 +45,7 @@ def _run_in_thread(work: Callable[[], Any], done: SignalInstance, failed: Signal
     def body() -> None:
         try:
             done.emit(work())
-        except model_store.OlaError as error:
+        except OlaError as error:
             failed.emit(str(error))
         except Exception as error:  # never a traceback in a dialog
             failed.emit(f"Unexpected problem: {error}. See the log for details.")

@@ -37,7 +37,7 @@ class Components:
 def make_engine(settings: Settings) -> Engine:
     """An unloaded OlaEngine for the model settings (loading happens on the assistant's loader thread)."""
     from ola_core.engine.engine import OlaEngine
-    from ola_core.model.loading import BEATS_FILE_NAME, WHISPER_FILE_NAME
+    from ola_core.model.locator import BEATS_FILE_NAME, WHISPER_FILE_NAME
 
     model = settings.model
     encoders = Path(model.speech_encoders_dir).expanduser() if model.speech_encoders_dir else None

@@ -107,7 +107,7 @@ def _model_files(args: argparse.Namespace) -> tuple[Path, Path | None, Path | No
     """The Ola folder and encoder files: as given, or the downloaded model."""
     if args.model is not None:
         return args.model, args.speech_encoder, args.music_encoder
-    from ola_core.model.loading import BEATS_FILE_NAME, WHISPER_FILE_NAME
+    from ola_core.model.locator import BEATS_FILE_NAME, WHISPER_FILE_NAME
     from ola_core.model_store import find_model_files
 
     found = find_model_files()

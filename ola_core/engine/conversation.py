@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from transformers.cache_utils import Cache
 
 from ola_core.errors import GenerationError
-from ola_core.model.inputs import PromptInputs
+from ola_core.processing.inputs import PromptInputs
 from ola_core.processing.prompt import (
     AssistantMessage,
     Message,

@@ -2,8 +2,8 @@
 
 The official checkpoint's ``config.json`` has ``model_type: "ola_qwen"`` and carries the training
 script's arguments (vision tower, projector and speech encoder settings). Registering the type
-with transformers' Auto classes lets ``AutoConfig`` / ``AutoModelForCausalLM`` open an Ola
-folder. Defaults are Ola-7B's values, so ``OlaConfig()`` describes the full-size network.
+with transformers' Auto classes (``ola_core.model.modeling.register_auto_classes``) lets
+``AutoConfig`` / ``AutoModelForCausalLM`` open an Ola folder. Defaults are Ola-7B's values, so ``OlaConfig()`` describes the full-size network.
 
 The official code hard-codes the vision tower's size (SigLIP-so400m) and reads the speech
 encoders' sizes from their files. The ``vision_*`` fields are ours, absent from the official
@@ -16,7 +16,6 @@ authors' machines: they are kept for fidelity of the file, never used to find an
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from huggingface_hub.dataclasses import strict
@@ -80,15 +79,3 @@ class OlaConfig(Qwen2Config):
         # The official class forces rope_scaling to None (ola_qwen.py:34): plain RoPE always.
         kwargs.pop("rope_scaling", None)
         super().__post_init__(**kwargs)
-
-
-def register_auto_classes() -> None:
-    """Make ``AutoConfig`` / ``AutoModelForCausalLM`` know ``ola_qwen`` (idempotent)."""
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    from ola_core.model.modeling import OlaForCausalLM
-
-    with contextlib.suppress(ValueError):  # already registered
-        AutoConfig.register(OLA_MODEL_TYPE, OlaConfig)
-    with contextlib.suppress(ValueError):
-        AutoModelForCausalLM.register(OlaConfig, OlaForCausalLM)

@@ -36,22 +36,19 @@ from ola_core.errors import (
     ModelFilesMissingError,
     NotAnOlaModelError,
 )
-from ola_core.model.configuration import OLA_MODEL_TYPE, OlaConfig, register_auto_classes
-from ola_core.model.modeling import OlaForCausalLM
+from ola_core.model.configuration import OLA_MODEL_TYPE, OlaConfig
+from ola_core.model.dual_encoder import DualSpeechEncoder
+from ola_core.model.encoder_files import load_beats_state, load_whisper_encoder_state
+from ola_core.model.locator import OLA_REPO, EncoderFiles, find_encoder_files, has_tokenizer
+from ola_core.model.memory import Quantization, check_memory, estimate_memory_bytes
+from ola_core.model.modeling import OlaForCausalLM, register_auto_classes
 from ola_core.model.weight_files import check_safetensors, check_weights_fit_config
 
 log = logging.getLogger(__name__)
 
-Quantization = Literal["none", "nf4", "int8"]
 DeviceChoice = Literal["auto", "cuda", "cpu"]
 # progress(fraction in [0, 1], what is happening now)
 ProgressCallback = Callable[[float, str], None]
-
-WHISPER_FILE_NAME = "large-v3.pt"
-BEATS_FILE_NAME = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
-ENCODERS_DIR_NAME = "Ola_speech_encoders"
-# Hugging Face repositories that may hold the encoder files (the Ola repo gained copies later).
-ENCODER_REPOS = ("THUdyh/Ola_speech_encoders", "THUdyh/Ola-7b")
 
 # bitsandbytes replaces every nn.Linear not matched here; passing the list replaces transformers'
 # default (["lm_head"]), so lm_head must be named too. transformers 5 matches a name from the start
@@ -63,12 +60,6 @@ QUANTIZATION_SKIP_MODULES = [
     "model.speech_projector",
     "model.speech_encoder",
 ]
-# Bytes per LLM-layer parameter once quantized (NF4: 4 bits + double-quantized absmax; int8: 1 B + scales).
-_BYTES_PER_QUANTIZED_PARAM = {"nf4": 0.53, "int8": 1.02}
-# Activations of the encoders (BEATs' fp32 attention maps dominate: ~0.1 GB per chunk), a few
-# thousand tokens of KV cache (57 kB each at 7B) and allocator slack; the CUDA context is already
-# outside the free memory that mem_get_info reports.
-RUNTIME_MARGIN_BYTES = int(0.75 * 2**30)
 
 
 @dataclass(frozen=True)
@@ -81,12 +72,6 @@ class LoadedOla:
     device: torch.device
     dtype: torch.dtype  # of the unquantized parts and of the input embeddings
     quantization: Quantization
-
-
-@dataclass(frozen=True)
-class EncoderFiles:
-    whisper: Path
-    beats: Path
 
 
 def load_ola(
@@ -116,11 +101,13 @@ def load_ola(
     config = read_ola_config(model_dir)
     tensors = check_safetensors(model_dir)
     encoders = find_encoder_files(model_dir, speech_encoder, music_encoder)
-    _check_tokenizer_files(model_dir)
+    if not has_tokenizer(model_dir):
+        raise ModelFilesMissingError(
+            f"The tokenizer of {model_dir} is missing (tokenizer.json, or vocab.json + merges.txt): "
+            f"download {OLA_REPO} again."
+        )
     # Every size comes from the files before any module is built: the encoders' from their
     # files (as officially; memory-mapped, so cheap), the rest checked against the shard headers.
-    from ola_core.model.speech import load_beats_state, load_whisper_encoder_state
-
     config.speech_whisper_dims, _ = load_whisper_encoder_state(encoders.whisper)
     config.speech_beats_cfg, _ = load_beats_state(encoders.beats)
     check_weights_fit_config(config, tensors, model_dir)
@@ -156,13 +143,13 @@ def read_ola_config(model_dir: Path) -> OlaConfig:
     config_path = model_dir / "config.json"
     if not model_dir.is_dir():
         raise ModelFilesMissingError(
-            f"The model folder {model_dir} does not exist. Download THUdyh/Ola-7b (Settings → Model) "
+            f"The model folder {model_dir} does not exist. Download {OLA_REPO} (Settings → Model) "
             "or choose the folder that holds it."
         )
     if not config_path.is_file():
         raise ModelFilesMissingError(
             f"{config_path} is missing, so {model_dir} is not a complete Ola-7b checkpoint: "
-            "download THUdyh/Ola-7b again or choose the right folder."
+            f"download {OLA_REPO} again or choose the right folder."
         )
     try:
         raw = json.loads(config_path.read_text(encoding="utf-8"))
@@ -177,73 +164,17 @@ def read_ola_config(model_dir: Path) -> OlaConfig:
         raise NotAnOlaModelError(
             f"{model_dir} holds a {model_type or 'unknown'!s} model, not Ola (config.json must say "
             f'model_type "{OLA_MODEL_TYPE}" and have the vision and speech settings). Choose the '
-            "THUdyh/Ola-7b folder."
+            f"{OLA_REPO} folder."
         )
     if raw.get("mm_projector_type") != "ola_mlp" or raw.get("speech_encoder_type") != "dual":
         raise NotAnOlaModelError(
             f"{model_dir} is an Ola variant this app does not support (projector "
             f"{raw.get('mm_projector_type')!r}, speech encoder {raw.get('speech_encoder_type')!r}); "
-            "use THUdyh/Ola-7b."
+            f"use {OLA_REPO}."
         )
     if raw.get("rope_scaling") is None:  # written as null officially; transformers 5 warns on the key
         raw.pop("rope_scaling", None)
     return OlaConfig.from_dict(raw)
-
-
-def find_encoder_files(
-    model_dir: Path, speech_encoder: str | Path | None = None, music_encoder: str | Path | None = None
-) -> EncoderFiles:
-    """Locate ``large-v3.pt`` and the BEATs file (explicit path > beside > sibling folder > HF cache)."""
-    whisper = _find_one(WHISPER_FILE_NAME, "Whisper speech encoder", model_dir, speech_encoder)
-    beats = _find_one(BEATS_FILE_NAME, "BEATs audio encoder", model_dir, music_encoder)
-    return EncoderFiles(whisper, beats)
-
-
-def _find_one(name: str, what: str, model_dir: Path, explicit: str | Path | None) -> Path:
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if path.is_file():
-            return path
-        raise ModelFilesMissingError(f"The {what} file {path} does not exist: check the path you gave.")
-    candidates = [
-        model_dir / name,
-        model_dir.parent / ENCODERS_DIR_NAME / name,
-        model_dir / ENCODERS_DIR_NAME / name,
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    for repo in ENCODER_REPOS:
-        cached = _hf_cached(repo, name)
-        if cached is not None:
-            return cached
-    looked = "; ".join(str(p) for p in candidates)
-    raise ModelFilesMissingError(
-        f"The {what} file {name} was not found. Looked in: {looked}; and in the Hugging Face cache "
-        f"({', '.join(ENCODER_REPOS)}). Download THUdyh/Ola_speech_encoders next to the Ola-7b folder."
-    )
-
-
-def _hf_cached(repo_id: str, filename: str) -> Path | None:
-    try:
-        import huggingface_hub
-
-        found = huggingface_hub.try_to_load_from_cache(repo_id, filename)
-    except Exception as error:  # a broken cache folder must not stop us: report "not found"
-        log.debug("HF cache lookup of %s/%s failed: %s", repo_id, filename, error)
-        return None
-    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
-
-
-def _check_tokenizer_files(model_dir: Path) -> None:
-    if (model_dir / "tokenizer.json").is_file():
-        return
-    if (model_dir / "vocab.json").is_file() and (model_dir / "merges.txt").is_file():
-        return
-    raise ModelFilesMissingError(
-        f"The tokenizer of {model_dir} is missing (tokenizer.json, or vocab.json + merges.txt): "
-        "download THUdyh/Ola-7b again."
-    )
 
 
 def _load_tokenizer(model_dir: Path, config: OlaConfig) -> PreTrainedTokenizerBase:
@@ -253,7 +184,7 @@ def _load_tokenizer(model_dir: Path, config: OlaConfig) -> PreTrainedTokenizerBa
         tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(str(model_dir), config=config)
     except (OSError, ValueError, json.JSONDecodeError) as error:
         raise CorruptModelFileError(
-            f"The tokenizer files in {model_dir} cannot be read ({error}): download THUdyh/Ola-7b again."
+            f"The tokenizer files in {model_dir} cannot be read ({error}): download {OLA_REPO} again."
         ) from error
     return tokenizer
 
@@ -294,47 +225,6 @@ def resolve_device(device: DeviceChoice) -> torch.device:
         if torch.cuda.is_available()
         else torch.device("cpu")
     )
-
-
-def parameter_counts(config: OlaConfig) -> dict[str, int]:
-    """Parameters per part (``llm_layers``, ``beats``, ``other``), counted on the meta device."""
-    with torch.device("meta"):
-        skeleton = OlaForCausalLM(config)
-    counts = {"llm_layers": 0, "beats": 0, "other": 0}
-    for name, param in skeleton.named_parameters():
-        part = (
-            "llm_layers"
-            if name.startswith("model.layers.")
-            else "beats"
-            if ".beats_model." in name
-            else "other"
-        )
-        counts[part] += param.numel()
-    return counts
-
-
-def estimate_memory_bytes(config: OlaConfig, quantization: Quantization, dtype: torch.dtype) -> int:
-    """Weights after loading plus a runtime margin (activations, KV cache of a long turn)."""
-    counts = parameter_counts(config)
-    element = torch.tensor([], dtype=dtype).element_size()
-    layers = counts["llm_layers"] * (
-        _BYTES_PER_QUANTIZED_PARAM[quantization] if quantization != "none" else element
-    )
-    return int(layers + counts["other"] * element + counts["beats"] * 4 + RUNTIME_MARGIN_BYTES)
-
-
-def check_memory(required_bytes: int, device: torch.device) -> None:
-    """InsufficientMemoryError when a CUDA device has less free memory than ``required_bytes``."""
-    if device.type != "cuda":
-        return
-    free, total = torch.cuda.mem_get_info(device)
-    if required_bytes > free:
-        gb = 2**30
-        raise InsufficientMemoryError(
-            f"Ola needs about {required_bytes / gb:.1f} GB of GPU memory with these settings, but only "
-            f"{free / gb:.1f} of {total / gb:.1f} GB are free on {torch.cuda.get_device_name(device)}. "
-            "Choose 4-bit (NF4) quantization in Settings → Model, or close other programs using the GPU."
-        )
 
 
 # --- model -----------------------------------------------------------------------------------------
@@ -425,7 +315,7 @@ def _load_model(
             or "header" in str(error).lower()
         ):
             raise CorruptModelFileError(
-                f"The weights in {model_dir} cannot be loaded ({str(error)[:300]}). Download THUdyh/Ola-7b again."
+                f"The weights in {model_dir} cannot be loaded ({str(error)[:300]}). Download {OLA_REPO} again."
             ) from error
         raise
     if not isinstance(model, OlaForCausalLM):  # from_pretrained's return type is loose
@@ -441,8 +331,6 @@ def _install_speech_encoder(
     The new encoder is built on the CPU and the old one dropped before moving it, so the GPU
     never holds two copies.
     """
-    from ola_core.model.speech import DualSpeechEncoder
-
     encoder = DualSpeechEncoder.from_files(
         config, encoders.whisper, encoders.beats, dtype=dtype, device="cpu"
     )

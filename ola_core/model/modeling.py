@@ -2,7 +2,7 @@
 
 The language model is transformers' own Qwen2 (``Qwen2ForCausalLM``), unchanged; Ola adds
 encoders and projectors under ``model.*`` with the official checkpoint's names, and one method,
-:meth:`OlaForCausalLM.embed_prompt`, that turns :class:`~ola_core.model.inputs.PromptInputs`
+:meth:`OlaForCausalLM.embed_prompt`, that turns :class:`~ola_core.processing.inputs.PromptInputs`
 into the input embeddings the LLM was trained on. Generation then goes through transformers'
 ``generate(inputs_embeds=...)``.
 
@@ -14,26 +14,26 @@ official sequence (video + audio: visual placeholder first).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from transformers import Qwen2ForCausalLM, Qwen2Model
+from transformers import AutoConfig, AutoModelForCausalLM, Qwen2ForCausalLM, Qwen2Model
 from transformers.models.qwen2.modeling_qwen2 import Qwen2PreTrainedModel
 
 from ola_core.errors import MediaError
-from ola_core.model.configuration import OlaConfig
-from ola_core.model.inputs import (
-    IMAGE_TOKEN_INDEX,
-    SPEECH_TOKEN_INDEX,
+from ola_core.model.configuration import OLA_MODEL_TYPE, OlaConfig
+from ola_core.model.dual_encoder import DualSpeechEncoder
+from ola_core.model.projectors import OlaMLP, SpeechProjector
+from ola_core.model.vision import VisionTower
+from ola_core.processing.inputs import (
     ImageInput,
     PromptInputs,
     SpeechInput,
     VideoInput,
 )
-from ola_core.model.projectors import OlaMLP
-from ola_core.model.speech import DualSpeechEncoder, SpeechProjector
-from ola_core.model.vision import VisionTower
+from ola_core.processing.tokens import IMAGE_TOKEN_INDEX, SPEECH_TOKEN_INDEX
 
 # Visual sides must give an even patch grid for the 2×2 pooler: multiples of 2·16 pixels.
 VISUAL_SIDE_MULTIPLE = 32
@@ -201,3 +201,15 @@ def _check_pixels(pixels: Tensor, ndim: int, what: str) -> None:
             f"The {what} have shape {shape}; expected 3 channels and sides that are non-zero multiples "
             f"of {VISUAL_SIDE_MULTIPLE} pixels (the image processor makes them so)."
         )
+
+
+def register_auto_classes() -> None:
+    """Make ``AutoConfig`` / ``AutoModelForCausalLM`` know ``ola_qwen`` (idempotent).
+
+    It lives beside the model class (not the config) so that the configuration never imports
+    the network that is built from it.
+    """
+    with contextlib.suppress(ValueError):  # already registered
+        AutoConfig.register(OLA_MODEL_TYPE, OlaConfig)
+    with contextlib.suppress(ValueError):
+        AutoModelForCausalLM.register(OlaConfig, OlaForCausalLM)

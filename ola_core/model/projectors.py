@@ -1,10 +1,13 @@
-"""The vision projector ``ola_mlp``: ViT patch features → LLM embeddings, with layout markers.
+"""The two projectors: encoder features → LLM embeddings, with layout markers.
 
-Each view's patch grid (h, w) is projected to the LLM width, pooled 2×2 by the local-global
+The vision projector ``ola_mlp``: each view's patch grid (h, w) is projected to the LLM width, pooled 2×2 by the local-global
 attention pooler (``NormalizedDwPooler``) to (h/2, w/2), and laid out row by row with a learned
 ``image_newline`` after each row, so the LLM sees the 2-D shape. Learned ``image_begin``,
 ``image_sep`` (between views, or after each video frame) and ``image_end`` frame the item.
-The speech projector lives with the speech encoders in ``ola_core.model.speech``.
+
+The speech projector ``SpeechProjector`` (the official ``EncoderProjectorConcat``) turns the
+dual speech encoder's frames (:mod:`ola_core.model.dual_encoder`) into LLM embeddings: 10
+frames → one token, a learned newline per 30 s chunk, begin/end per clip.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ola_core.model.configuration import OlaConfig
+
+PROJECTOR_HIDDEN = 2048  # width of the speech projector's inner layer (hard-coded officially)
 
 
 class NormalizedDwPooler(nn.Module):
@@ -85,3 +92,32 @@ class OlaMLP(nn.Module):
         sep = self.image_sep.to(x.dtype).expand(x.shape[0], 1, x.shape[-1])
         x = torch.cat([x, sep], dim=1).flatten(0, 1)
         return torch.cat([self._marker(self.image_begin, x), x, self._marker(self.image_end, x)])
+
+
+class SpeechProjector(nn.Module):
+    """Stack ``k`` consecutive frames, 2-layer ReLU MLP, newline per chunk, begin/end per clip.
+
+    ``model.speech_projector`` (the official ``EncoderProjectorConcat``).
+    """
+
+    def __init__(self, config: OlaConfig) -> None:
+        super().__init__()
+        self.k = config.speech_encoder_ds_rate
+        hidden = config.hidden_size
+        self.linear1 = nn.Linear(config.speech_encoder_hidden_size * self.k, PROJECTOR_HIDDEN)
+        self.linear2 = nn.Linear(PROJECTOR_HIDDEN, hidden)
+        std = hidden**-0.5
+        self.speech_newline = nn.Parameter(torch.randn(hidden) * std)
+        self.speech_begin = nn.Parameter(torch.randn(hidden) * std)
+        self.speech_end = nn.Parameter(torch.randn(hidden) * std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(n, T, D) encoder frames of one clip → (2 + n·(T//k + 1), hidden) embeddings."""
+        n, t, d = x.shape
+        t -= t % self.k  # trailing frames that do not fill a group are dropped
+        x = x[:, :t].reshape(n, t // self.k, d * self.k)
+        x = self.linear2(F.relu(self.linear1(x)))  # (n, T/k, hidden)
+        newline = self.speech_newline.to(x.dtype).expand(n, 1, -1)
+        x = torch.cat([x, newline], dim=1).flatten(0, 1)
+        begin, end = self.speech_begin.to(x.dtype)[None], self.speech_end.to(x.dtype)[None]
+        return torch.cat([begin, x, end])

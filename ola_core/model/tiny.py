@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,25 +34,44 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from ola_core.model.beats import BEATS_AS2M_CPT2_CFG, Beats
 from ola_core.model.configuration import OLA_MODEL_TYPE, OLA_ROPE_THETA, OlaConfig
-from ola_core.model.loading import BEATS_FILE_NAME, ENCODERS_DIR_NAME, WHISPER_FILE_NAME
-from ola_core.model.modeling import OlaForCausalLM
-from ola_core.model.speech import (
-    BEATS_AS2M_CPT2_CFG,
-    TINY_BEATS_CFG,
-    TINY_WHISPER_DIMS,
-    WHISPER_LARGE_V3_DIMS,
-    load_beats_state,
-    load_whisper_encoder_state,
-    write_tiny_beats_file,
-    write_tiny_whisper_file,
+from ola_core.model.encoder_files import load_beats_state, load_whisper_encoder_state
+from ola_core.model.locator import (
+    BEATS_FILE_NAME,
+    ENCODERS_DIR_NAME,
+    OLA_DIR_NAME,
+    OLA_REPO,
+    WHISPER_FILE_NAME,
 )
-from ola_core.model.tokenizer_files import ENDOFTEXT, IM_END, write_tokenizer_files
+from ola_core.model.modeling import OlaForCausalLM
+from ola_core.model.tokenizer_files import write_tokenizer_files
+from ola_core.model.whisper import WHISPER_LARGE_V3_DIMS, WhisperEncoder, sinusoids
+from ola_core.processing.tokens import ENDOFTEXT, IM_END, QWEN_ENDOFTEXT_ID
 
-MODEL_DIR_NAME = "Ola-7b"
+# A toy Whisper with the real mel count and context (the encoder needs exactly 3000 mel frames).
+TINY_WHISPER_DIMS: dict[str, int] = {
+    "n_mels": 128,
+    "n_audio_ctx": 1500,
+    "n_audio_state": 64,
+    "n_audio_head": 4,
+    "n_audio_layer": 2,
+    "n_vocab": 51866,
+    "n_text_ctx": 8,
+    "n_text_state": 64,
+    "n_text_head": 4,
+    "n_text_layer": 1,
+}
 
-# Qwen2.5's special-token ids; the full-size tokenizer puts its special tokens there too.
-QWEN_ENDOFTEXT_ID = 151643
+TINY_BEATS_CFG: dict[str, Any] = {
+    **BEATS_AS2M_CPT2_CFG,
+    "embed_dim": 16,
+    "encoder_layers": 2,
+    "encoder_embed_dim": 32,
+    "encoder_ffn_embed_dim": 64,
+    "encoder_attention_heads": 2,
+}
+
 TINY_VOCAB_SIZE = 384  # > len(tiny tokenizer), so loading exercises the official vocab shrink
 TINY_SHARDS = 2
 # How strongly the tiny lm_head prefers the successor of the current token (see _successor_readout).
@@ -116,7 +135,7 @@ def write_tiny_checkpoint(
     if wide_margins and full_size:
         raise ValueError("wide_margins shapes the tiny checkpoint only")
     out_dir = Path(out_dir)
-    model_dir, encoders_dir = out_dir / MODEL_DIR_NAME, out_dir / ENCODERS_DIR_NAME
+    model_dir, encoders_dir = out_dir / OLA_DIR_NAME, out_dir / ENCODERS_DIR_NAME
     model_dir.mkdir(parents=True, exist_ok=True)
     whisper_dims = WHISPER_LARGE_V3_DIMS if full_size else TINY_WHISPER_DIMS
     beats_cfg = BEATS_AS2M_CPT2_CFG if full_size else TINY_BEATS_CFG
@@ -175,7 +194,7 @@ def official_config_dict(config: OlaConfig) -> dict[str, Any]:
     ours = config.to_dict()
     rope = ours.pop("rope_parameters", None) or {}
     data: dict[str, Any] = {
-        "_name_or_path": "THUdyh/Ola-7b",
+        "_name_or_path": OLA_REPO,
         "architectures": ["OmniSpeechVisionQwenForCausalLM"],
         "attention_dropout": 0.0,
         "hidden_act": "silu",
@@ -336,3 +355,90 @@ def _write_shards(model_dir: Path, tensors: Iterator[tuple[str, Tensor]], max_sh
         weight_map.update(dict.fromkeys(keys, name))
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     (model_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+
+
+# --- the two encoder files --------------------------------------------------------------------
+
+
+def _randomize(
+    tensors: Mapping[str, Tensor], generator: torch.Generator, dtype: torch.dtype
+) -> dict[str, Tensor]:
+    """Random values with sensible scales: matrices ~ N(0, 1/fan_in), norms ≈ 1, biases small.
+
+    Sensible scales keep activations O(1) through the toy encoders, so reference comparisons test
+    real arithmetic rather than saturated or vanishing values. Each tensor is cast to ``dtype``
+    as soon as it is drawn, so a full-size file never needs a full fp32 copy in memory.
+    """
+    out = {}
+    for name, t in tensors.items():
+        noise = torch.randn(t.shape, generator=generator)
+        if t.ndim >= 2 and not name.endswith(("weight_g", "grep_a")):
+            value = noise * (t[0].numel() ** -0.5)
+        elif name.endswith(("ln.weight", "layer_norm.weight", "ln_post.weight", "weight_g", "grep_a")):
+            value = 1.0 + 0.1 * noise
+        else:
+            value = 0.1 * noise
+        out[name] = value.to(dtype)
+    return out
+
+
+def _whisper_decoder_shapes(dims: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
+    """The openai-whisper decoder's tensor shapes (``decoder.*``), for complete toy checkpoints."""
+    c, ctx = dims["n_text_state"], dims["n_text_ctx"]
+    shapes: dict[str, tuple[int, ...]] = {
+        "decoder.positional_embedding": (ctx, c),
+        "decoder.token_embedding.weight": (dims["n_vocab"], c),
+    }
+    for i in range(dims["n_text_layer"]):
+        block = f"decoder.blocks.{i}"
+        for attn in ("attn", "cross_attn"):
+            for proj in ("query", "key", "value", "out"):
+                shapes[f"{block}.{attn}.{proj}.weight"] = (c, c)
+                if proj != "key":
+                    shapes[f"{block}.{attn}.{proj}.bias"] = (c,)
+        for ln in ("attn_ln", "cross_attn_ln", "mlp_ln"):
+            shapes[f"{block}.{ln}.weight"] = shapes[f"{block}.{ln}.bias"] = (c,)
+        shapes[f"{block}.mlp.0.weight"], shapes[f"{block}.mlp.0.bias"] = (4 * c, c), (4 * c,)
+        shapes[f"{block}.mlp.2.weight"], shapes[f"{block}.mlp.2.bias"] = (c, 4 * c), (c,)
+    shapes["decoder.ln.weight"] = shapes["decoder.ln.bias"] = (c,)
+    return shapes
+
+
+def write_tiny_whisper_file(
+    path: str | Path, seed: int = 0, dims: Mapping[str, int] = TINY_WHISPER_DIMS
+) -> Path:
+    """Write a random openai-whisper checkpoint in large-v3.pt's format (fp16, decoder included).
+
+    ``dims=WHISPER_LARGE_V3_DIMS`` writes a full-size file (3 GB, like the real one).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.device("meta"):
+        encoder = WhisperEncoder.from_dims(dims)
+    params: dict[str, Tensor] = {f"encoder.{k}": v for k, v in encoder.named_parameters()}
+    params |= {k: torch.empty(shape, device="meta") for k, shape in _whisper_decoder_shapes(dims).items()}
+    state = _randomize(params, generator, torch.float16)
+    # The encoder's position table is the fixed sinusoid table in the real file too.
+    state["encoder.positional_embedding"] = sinusoids(dims["n_audio_ctx"], dims["n_audio_state"]).half()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"dims": dict(dims), "model_state_dict": state}, path)
+    return path
+
+
+def write_tiny_beats_file(path: str | Path, seed: int = 0, cfg: Mapping[str, Any] = TINY_BEATS_CFG) -> Path:
+    """Write a random BEATs checkpoint in the official ``{'cfg', 'model'}`` format (fp32).
+
+    ``cfg=BEATS_AS2M_CPT2_CFG`` writes a full-size file.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.device("meta"):
+        beats = Beats.from_cfg(cfg)
+    state = _randomize(beats.state_dict(), generator, torch.float32)
+    # The relative position table is one tensor listed under every layer: keep it one tensor.
+    shared = [k for k in state if k.endswith("self_attn.relative_attention_bias.weight")]
+    for key in shared[1:]:
+        state[key] = state[shared[0]]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"cfg": dict(cfg), "model": state}, path)
+    return path

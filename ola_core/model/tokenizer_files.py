@@ -18,12 +18,10 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
+from ola_core.processing.tokens import ENDOFTEXT, IM_END, IM_START, SPECIAL_TOKENS
+
 # Qwen2's pre-tokenization pattern (splits words, single digits, punctuation runs, newlines).
 QWEN2_SPLIT_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-ENDOFTEXT = "<|endoftext|>"
-IM_START = "<|im_start|>"
-IM_END = "<|im_end|>"
-SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END)
 
 # Qwen2-Instruct's ChatML template: a default system prompt, one block per message.
 QWEN2_CHAT_TEMPLATE = (

@@ -1,6 +1,6 @@
 """Pixels, mels and token ids, exactly as the official Ola inference makes them.
 
-Everything between a user's media and :mod:`ola_core.model.inputs`: ``image.process_image`` →
+Everything between a user's media and :mod:`ola_core.processing.inputs`: ``image.process_image`` →
 ``ImageInput``, ``video.process_video`` → ``VideoClip`` (``VideoInput`` + soundtrack),
 ``audio.process_audio`` → ``AudioClip`` (``SpeechInput``), ``prompt.build_prompt`` /
 ``prompt.build_continuation`` → ``PromptInputs``, and ``generation.DecodingSettings``.

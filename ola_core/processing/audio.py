@@ -31,8 +31,8 @@ import soxr
 import torch
 
 from ola_core.errors import MediaError
-from ola_core.model.inputs import SpeechInput
 from ola_core.processing.files import ffmpeg_reason, open_media, require_file
+from ola_core.processing.inputs import SpeechInput
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ola_core.errors import MediaError
-from ola_core.model.inputs import ImageInput
 from ola_core.processing.files import require_file
+from ola_core.processing.inputs import ImageInput
 
 ImageSource: TypeAlias = str | Path | Image.Image | np.ndarray
 

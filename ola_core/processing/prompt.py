@@ -11,7 +11,7 @@ with its sound) or ``<image>\\nUser's question in speech: <speech>\\n`` (image +
 
 We build the same ids, with three differences that are deliberate:
 
-* Placeholders are filled by **type** (``ola_core.model.inputs``), while the official model fills
+* Placeholders are filled by **type** (``ola_core.processing.inputs``), while the official model fills
   them by count (the first ``num_images`` placeholders get visual features). For video + sound
   the official string ``<speech><image>`` therefore puts the *video* first; we emit
   ``[IMAGE, SPEECH]``, which gives the same embedding sequence (and :func:`render_prompt`
@@ -32,15 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
 
-from ola_core.model.inputs import (
-    IMAGE_TOKEN_INDEX,
-    SPEECH_TOKEN_INDEX,
+from ola_core.processing.inputs import (
     ImageInput,
     PromptInputs,
     SpeechInput,
     VideoInput,
 )
-from ola_core.model.tokenizer_files import ENDOFTEXT, IM_END, IM_START
+from ola_core.processing.tokens import ENDOFTEXT, IM_END, IM_START, IMAGE_TOKEN_INDEX, SPEECH_TOKEN_INDEX
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

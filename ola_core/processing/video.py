@@ -39,10 +39,10 @@ import torch
 from PIL import Image
 
 from ola_core.errors import MediaError
-from ola_core.model.inputs import VideoInput
 from ola_core.processing.audio import AudioClip, decoded_to_clip, read_audio_track
 from ola_core.processing.files import ffmpeg_reason, list_folder, open_media, require_file
 from ola_core.processing.image import fit_to_area, load_image, resize_bicubic, to_pixels
+from ola_core.processing.inputs import VideoInput
 from ola_core.processing.media import FRAME_SUFFIXES
 
 logger = logging.getLogger(__name__)

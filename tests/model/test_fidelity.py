@@ -19,16 +19,15 @@ import numpy as np
 import pytest
 import torch
 
-from ola_core.model.inputs import (
-    IMAGE_TOKEN_INDEX,
-    SPEECH_TOKEN_INDEX,
+from ola_core.model.loading import LoadedOla, load_ola
+from ola_core.model.tiny import TinyCheckpoint
+from ola_core.processing.inputs import (
     ImageInput,
     PromptInputs,
     SpeechInput,
     VideoInput,
 )
-from ola_core.model.loading import LoadedOla, load_ola
-from ola_core.model.tiny import TinyCheckpoint
+from ola_core.processing.tokens import IMAGE_TOKEN_INDEX, SPEECH_TOKEN_INDEX
 from tests.model.fidelity_inputs import checksum, make_media
 from tests.model.test_tiny import OFFICIAL_CONFIG_KEYS, VIT_SIZE_KEYS
 

@@ -20,14 +20,10 @@ from ola_core.errors import (
 )
 from ola_core.model import loading
 from ola_core.model.configuration import OlaConfig
-from ola_core.model.loading import (
-    QUANTIZATION_SKIP_MODULES,
-    LoadedOla,
-    estimate_memory_bytes,
-    find_encoder_files,
-    load_ola,
-)
-from ola_core.model.speech import load_beats_state, load_whisper_encoder_state
+from ola_core.model.encoder_files import load_beats_state, load_whisper_encoder_state
+from ola_core.model.loading import QUANTIZATION_SKIP_MODULES, LoadedOla, load_ola
+from ola_core.model.locator import find_encoder_files
+from ola_core.model.memory import RUNTIME_MARGIN_BYTES, estimate_memory_bytes
 from ola_core.model.tiny import TinyCheckpoint
 
 
@@ -65,8 +61,6 @@ def test_speech_encoder_weights_come_from_the_pt_files(tiny_copy: TinyCheckpoint
     tensors = load_file(str(shard))
     tensors[key] = torch.zeros_like(tensors[key])
     save_file(tensors, str(shard), metadata={"format": "pt"})
-    from ola_core.model.speech import load_whisper_encoder_state
-
     _, from_file = load_whisper_encoder_state(tiny_copy.speech_encoder_path)
     loaded = load_ola(tiny_copy.model_dir, device="cpu", dtype=torch.float32)
     conv1 = loaded.model.model.speech_encoder.whisper_model.conv1.weight
@@ -89,8 +83,6 @@ def test_shards_without_the_encoder_copy_load_quietly(
         k: v for k, v in index["weight_map"].items() if not k.startswith("model.speech_encoder.")
     }
     index_path.write_text(json.dumps(index))
-    from ola_core.model.speech import load_beats_state
-
     loaded = load_ola(tiny_copy.model_dir, device="cpu", dtype=torch.float32)
     assert "MISSING" not in caplog.text
     _, beats = load_beats_state(tiny_copy.music_encoder_path)
@@ -118,8 +110,7 @@ def test_progress_is_reported_in_order(tiny_checkpoint: TinyCheckpoint) -> None:
 def test_auto_classes_open_an_ola_folder(tiny_checkpoint: TinyCheckpoint) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from ola_core.model.configuration import register_auto_classes
-    from ola_core.model.modeling import OlaForCausalLM
+    from ola_core.model.modeling import OlaForCausalLM, register_auto_classes
 
     register_auto_classes()
     config = AutoConfig.from_pretrained(tiny_checkpoint.model_dir)
@@ -295,9 +286,9 @@ def test_memory_estimate_of_full_size_ola() -> None:
     """Full Ola-7B weights: bf16 ≈ 17.95 GB; NF4 on the LLM layers ≈ 8.3 GB (the rest stays bf16)."""
     config = OlaConfig()
     gb = 2**30
-    bf16 = estimate_memory_bytes(config, "none", torch.bfloat16) - loading.RUNTIME_MARGIN_BYTES
-    nf4 = estimate_memory_bytes(config, "nf4", torch.bfloat16) - loading.RUNTIME_MARGIN_BYTES
-    int8 = estimate_memory_bytes(config, "int8", torch.bfloat16) - loading.RUNTIME_MARGIN_BYTES
+    bf16 = estimate_memory_bytes(config, "none", torch.bfloat16) - RUNTIME_MARGIN_BYTES
+    nf4 = estimate_memory_bytes(config, "nf4", torch.bfloat16) - RUNTIME_MARGIN_BYTES
+    int8 = estimate_memory_bytes(config, "int8", torch.bfloat16) - RUNTIME_MARGIN_BYTES
     assert 16.4 < bf16 / gb < 16.8  # 8.79 B bf16 params + 90.8 M BEATs fp32 = 17.95 GB = 16.7 GiB
     assert nf4 < int8 < bf16
     assert 7.6 < nf4 / gb < 7.9  # 6.53 B params × 0.53 B + 2.26 B × 2 B + BEATs 0.36 GB = 8.34 GB

@@ -11,16 +11,15 @@ import torch
 
 from ola_core.errors import MediaError
 from ola_core.model.configuration import OlaConfig
-from ola_core.model.inputs import (
-    IMAGE_TOKEN_INDEX,
-    SPEECH_TOKEN_INDEX,
+from ola_core.model.loading import LoadedOla
+from ola_core.model.modeling import OlaForCausalLM
+from ola_core.processing.inputs import (
     ImageInput,
     PromptInputs,
     SpeechInput,
     VideoInput,
 )
-from ola_core.model.loading import LoadedOla
-from ola_core.model.modeling import OlaForCausalLM
+from ola_core.processing.tokens import IMAGE_TOKEN_INDEX, SPEECH_TOKEN_INDEX
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 

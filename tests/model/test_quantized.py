@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from ola_core.model.inputs import IMAGE_TOKEN_INDEX, ImageInput, PromptInputs
 from ola_core.model.loading import LoadedOla, load_ola
 from ola_core.model.tiny import TinyCheckpoint
+from ola_core.processing.inputs import ImageInput, PromptInputs
+from ola_core.processing.tokens import IMAGE_TOKEN_INDEX
 
 UNQUANTIZED_PREFIXES = (
     "lm_head",

@@ -17,21 +17,19 @@ import pytest
 import torch
 
 from ola_core.errors import CorruptModelFileError, MediaError, ModelFilesMissingError
+from ola_core.model.beats import BEATS_AS2M_CPT2_CFG, Beats
 from ola_core.model.configuration import OlaConfig
-from ola_core.model.speech import (
-    BEATS_AS2M_CPT2_CFG,
+from ola_core.model.dual_encoder import DualSpeechEncoder
+from ola_core.model.encoder_files import load_beats_state, load_whisper_encoder_state
+from ola_core.model.projectors import SpeechProjector
+from ola_core.model.tiny import (
     TINY_BEATS_CFG,
     TINY_WHISPER_DIMS,
-    WHISPER_LARGE_V3_DIMS,
-    Beats,
-    DualSpeechEncoder,
-    SpeechProjector,
-    kaldi_fbank,
-    load_beats_state,
-    load_whisper_encoder_state,
     write_tiny_beats_file,
     write_tiny_whisper_file,
 )
+from ola_core.model.whisper import WHISPER_LARGE_V3_DIMS
+from ola_core.processing.fbank import kaldi_fbank
 from tests.model.speech_inputs import chunks, fake_mels, projector_params, signal
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "model" / "speech"

@@ -9,9 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ola_core.model.inputs import (
-    IMAGE_TOKEN_INDEX,
-    SPEECH_TOKEN_INDEX,
+from ola_core.processing.inputs import (
     ImageInput,
     SpeechInput,
     VideoInput,
@@ -27,6 +25,7 @@ from ola_core.processing.prompt import (
     render_prompt,
     sequence_length,
 )
+from ola_core.processing.tokens import IMAGE_TOKEN_INDEX, SPEECH_TOKEN_INDEX
 from tests.processing.conftest import load_fixture
 
 PROMPTS = load_fixture("prompts.json")

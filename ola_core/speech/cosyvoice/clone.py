@@ -31,9 +31,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ola_core.errors import CorruptModelFileError, MediaError, ModelFilesMissingError
-from ola_core.model.speech import kaldi_fbank
 from ola_core.processing.audio import log_mel_spectrogram
-from ola_core.speech.cosyvoice.loading import CLONING_FILES, LoadedCosyVoice
+from ola_core.processing.fbank import kaldi_fbank
+from ola_core.speech.cosyvoice.files import CLONING_FILES
+from ola_core.speech.cosyvoice.loading import LoadedCosyVoice
 
 __all__ = ["VoiceCloner", "flow_mel", "load_voices", "save_voice"]
 

@@ -18,10 +18,9 @@ from typing import Any
 import yaml
 
 from ola_core.errors import CorruptModelFileError
+from ola_core.speech.cosyvoice.files import CONFIG_FILE_NAME
 
 __all__ = ["CosyVoiceConfig", "FlowConfig", "HiftConfig", "LMConfig", "load_config", "parse_config"]
-
-CONFIG_FILE_NAME = "cosyvoice2.yaml"
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,6 @@
 """Find, check and load the official CosyVoice2-0.5B model folder into our three modules.
 
-Files (as ``FunAudioLLM/CosyVoice2-0.5B`` ships them)::
-
-    cosyvoice2.yaml          numbers only (config.py)
-    llm.pt                   state dict of the LM: llm_embedding, llm.model.* (Qwen2), llm_decoder, speech_embedding
-    flow.pt                  state dict of the flow decoder (names as in flow.py)
-    hift.pt                  state dict of the vocoder, weight-normalised convs (either torch format)
-    spk2info.pt              optional: {name: {"embedding": (1, 192), …}} built-in / saved voices
-    CosyVoice-BlankEN/       Qwen2-0.5B config.json + tokenizer (its model.safetensors is not read:
-                             llm.pt holds every LM weight)
-    campplus.onnx, speech_tokenizer_v2.onnx   only for cloning a voice from a clip (not loaded here)
+The folder's files and their names are listed in :mod:`ola_core.speech.cosyvoice.files`.
 
 Every ``torch.load`` uses ``weights_only=True``; a missing file raises ModelFilesMissingError and an
 unreadable or mismatching one CorruptModelFileError, before any model is built where possible.
@@ -28,18 +19,16 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2Config
 from transformers.initialization import no_init_weights
 
 from ola_core.errors import CorruptModelFileError, ModelFilesMissingError
-from ola_core.speech.cosyvoice.config import CONFIG_FILE_NAME, CosyVoiceConfig, load_config
+from ola_core.speech.cosyvoice.config import CosyVoiceConfig, load_config
+from ola_core.speech.cosyvoice.files import CONFIG_FILE_NAME, QWEN_DIR_NAME, SPEAKERS_FILE, missing_files
 from ola_core.speech.cosyvoice.flow import FlowDecoder
 from ola_core.speech.cosyvoice.hift import HiftVocoder
 from ola_core.speech.cosyvoice.lm import SpeechTokenLM
 
-__all__ = ["LoadedCosyVoice", "fold_weight_norm", "load_cosyvoice", "missing_files"]
+__all__ = ["LoadedCosyVoice", "fold_weight_norm", "load_cosyvoice"]
 
 log = logging.getLogger(__name__)
 
-QWEN_DIR_NAME = "CosyVoice-BlankEN"
-REQUIRED_FILES = (CONFIG_FILE_NAME, "llm.pt", "flow.pt", "hift.pt", f"{QWEN_DIR_NAME}/config.json")
-SPEAKERS_FILE = "spk2info.pt"
 # Special tokens CosyVoice2 adds to the Qwen tokenizer; their ids are part of the trained model.
 COSYVOICE2_SPECIAL_TOKENS = (
     "<|im_start|>", "<|im_end|>", "<|endofprompt|>", "[breath]", "<strong>", "</strong>", "[noise]",
@@ -59,31 +48,6 @@ class LoadedCosyVoice:
     speakers: dict[str, dict[str, Tensor]]
     device: torch.device
     dtype: torch.dtype
-
-
-CLONING_FILES = ("campplus.onnx", "speech_tokenizer_v2.onnx")
-
-
-def is_needed_file(relative_path: str) -> bool:
-    """Whether our runtime uses this file of the CosyVoice2-0.5B repository (for the downloader).
-
-    Not needed: CosyVoice-BlankEN's 1 GB of Qwen weights (llm.pt holds them all), TorchScript /
-    TensorRT / ONNX exports of the flow decoder (``flow.*.zip``, ``flow.decoder.estimator.*``),
-    vLLM exports, the READMEs and example audio.
-    """
-    name = relative_path.replace("\\", "/")
-    if name.startswith(f"{QWEN_DIR_NAME}/"):
-        return not name.endswith((".safetensors", ".bin", ".pt", ".md"))
-    return name in {*REQUIRED_FILES, SPEAKERS_FILE, *CLONING_FILES}
-
-
-def missing_files(model_dir: Path) -> list[str]:
-    """Required files absent from ``model_dir`` (empty when the folder is complete)."""
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    qwen = model_dir / QWEN_DIR_NAME
-    if not (qwen / "tokenizer.json").is_file() and not (qwen / "vocab.json").is_file():
-        missing.append(f"{QWEN_DIR_NAME}/tokenizer.json (or vocab.json + merges.txt)")
-    return missing
 
 
 def _load_tensors(path: Path) -> dict[str, Any]:

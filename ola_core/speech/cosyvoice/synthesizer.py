@@ -25,10 +25,11 @@ import platformdirs
 import torch
 
 from ola_core.errors import SynthesisError
-from ola_core.settings import APP_NAME
+from ola_core.settings import APP_NAME, load_settings
 from ola_core.speech.cosyvoice.clone import VoiceCloner, load_voices, save_voice
+from ola_core.speech.cosyvoice.files import SPEAKERS_FILE, cached_dir, find_beside, missing_files
 from ola_core.speech.cosyvoice.frontend import normalize_text
-from ola_core.speech.cosyvoice.loading import SPEAKERS_FILE, LoadedCosyVoice, load_cosyvoice, missing_files
+from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
 from ola_core.speech.selection import VoiceContext, VoiceEntry
 from ola_core.speech.synthesizer import Synthesizer
@@ -135,15 +136,14 @@ class CosyVoiceSynthesizer(Synthesizer):
 
 
 def find_model_dir(context: VoiceContext) -> Path | None:
-    """The CosyVoice2 folder: chosen in the settings, else $OLA_COSYVOICE_DIR, else found by the model store."""
+    """The CosyVoice2 folder: chosen in the settings, else $OLA_COSYVOICE_DIR, else beside the
+    configured Ola folder, else in the Hugging Face cache (as the model store finds it)."""
     if NAME in context.model_dirs:
         return Path(context.model_dirs[NAME])
     if os.environ.get(DIR_VARIABLE):
         return Path(os.environ[DIR_VARIABLE])
-    from ola_core.model_store import find_model_files
-
-    found = find_model_files()
-    return found.cosyvoice_dir if found is not None else None
+    configured = load_settings()[0].model.model_dir
+    return (find_beside(Path(configured)) if configured else None) or cached_dir()
 
 
 def default_voices_file() -> Path:

@@ -16,11 +16,11 @@ import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from ola_core.model.tokenizer_files import write_tokenizer_files
-from ola_core.speech.cosyvoice.config import CONFIG_FILE_NAME, parse_config
+from ola_core.speech.cosyvoice.config import parse_config
+from ola_core.speech.cosyvoice.files import CONFIG_FILE_NAME, QWEN_DIR_NAME, SPEAKERS_FILE
 from ola_core.speech.cosyvoice.flow import FlowDecoder
 from ola_core.speech.cosyvoice.hift import HiftVocoder
 from ola_core.speech.cosyvoice.lm import SpeechTokenLM
-from ola_core.speech.cosyvoice.loading import QWEN_DIR_NAME, SPEAKERS_FILE
 
 __all__ = ["TINY_SPEAKER", "write_tiny_cosyvoice"]
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ola_core.errors import MediaError
-from ola_core.model.speech import kaldi_fbank
+from ola_core.processing.fbank import kaldi_fbank
 from ola_core.speech.cosyvoice.clone import VoiceCloner, flow_mel, load_voices
 from ola_core.speech.cosyvoice.loading import LoadedCosyVoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from ola_core.errors import CorruptModelFileError, ModelFilesMissingError, SynthesisError
+from ola_core.speech.cosyvoice.files import is_needed_file
 from ola_core.speech.cosyvoice.frontend import chinese_number, english_number, normalize_text
-from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, is_needed_file, load_cosyvoice
+from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
 from ola_core.speech.cosyvoice.synthesizer import CosyVoiceSynthesizer
 from ola_core.speech.cosyvoice.tiny import TINY_SPEAKER

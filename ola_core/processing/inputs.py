@@ -3,7 +3,8 @@
 This file is the contract between ``ola_core.processing`` (which makes pixels, mels and ids
 exactly as the official inference does) and ``ola_core.model`` (which turns them into input
 embeddings). Splicing goes by placeholder *type*: the k-th ``IMAGE_TOKEN_INDEX`` in
-``input_ids`` receives ``visuals[k]`` and the k-th ``SPEECH_TOKEN_INDEX`` receives ``speech[k]``.
+``input_ids`` receives ``visuals[k]`` and the k-th ``SPEECH_TOKEN_INDEX`` receives ``speech[k]``
+(the placeholder ids live in :mod:`ola_core.processing.tokens`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from torch import Tensor
-
-# Placeholder ids of the official code (ola/constants.py); negative so they can never collide
-# with a real vocabulary id.
-IMAGE_TOKEN_INDEX = -300  # one visual item (an image or a whole video)
-SPEECH_TOKEN_INDEX = -200  # one speech item (a whole clip, all its 30 s chunks)
 
 
 @dataclass(frozen=True)
