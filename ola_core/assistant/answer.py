@@ -1,11 +1,14 @@
-"""One answer: engine deltas → transcript events and the speech output, cancellable at any point.
+"""One answer: engine deltas → transcript events and the speech pipeline, cancellable at any point.
 
-An :class:`AnswerRun` owns the generation thread of one turn. It streams the engine's deltas
-into ``AssistantTextDelta`` events and into the speech session (sentence splitting, synthesis
-and playback run on the speech output's threads), records the turn's trace, and reports its end
-to the assistant loop. ``cancel`` (barge-in, Stop) stops generation, synthesis and playback
-together; the loop then waits for the run with :meth:`AnswerRun.wait_outcome`, and the time
-from the request to that moment is the trace's cancel latency.
+An :class:`AnswerRun` owns the one thread of a turn (``answer-N``): the engine generates on it
+(:meth:`~ola_core.engine.engine.OlaEngine.answer`), and each delta becomes an
+``AssistantTextDelta`` event and text for the speech pipeline (sentence splitting, synthesis and
+playback run on the pipeline's threads). The turn's :class:`~ola_core.cancel.CancelToken` is
+created here and handed to the engine and the pipeline: :meth:`AnswerRun.cancel` (barge-in,
+Stop; from the loop) sets it and returns at once. The run's end comes to the loop as a
+message (``post``); the speech pipeline's events for the turn come to the loop directly and the
+loop hands them to :meth:`AnswerRun.on_speech`. The turn is over when generation has ended and,
+unless cancelled, the voice has finished.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from ola_core.engine.types import GenerationSettings, Turn
+from ola_core.cancel import CancelToken
+from ola_core.engine.types import GenerationSettings, TextDelta, Turn
 from ola_core.errors import (
     AudioDeviceError,
     CameraError,
@@ -35,10 +39,18 @@ from ola_core.events import AssistantEvent, AssistantTextDelta, ProblemArea, Sen
 from ola_core.media_types import TimedFrame
 from ola_core.processing.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from ola_core.settings import Settings
+from ola_core.speech.pipeline import (
+    SentenceQueued,
+    SentenceStarted,
+    SentenceSynthesized,
+    SpeechError,
+    SpeechEvent,
+    SpeechFinished,
+)
 from ola_core.trace import TraceRecorder, TurnOutcome
 
 if TYPE_CHECKING:
-    from ola_core.assistant.speech_out import SpeechOutput, SpeechSession
+    from ola_core.assistant.speech_out import SpeechOutput
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +66,7 @@ LANGUAGE_NAMES = {
     "pt": "Portuguese",
     "ru": "Russian",
 }
-CANCEL_WAIT_S = 5.0  # longest the loop waits for a cancelled run (a prefill cannot stop mid-way)
+CANCEL_WAIT_S = 5.0  # longest a turn waits for the cancelled one before it (a prefill chunk cannot stop)
 
 
 class Engine(Protocol):
@@ -66,8 +78,13 @@ class Engine(Protocol):
     def description(self) -> str: ...
     def warm_up(self) -> float: ...
     def load(self, progress: Callable[[float, str], None], cancel: threading.Event) -> None: ...
-    def stream(self, turn: Turn, settings: GenerationSettings | None = None) -> Any: ...
-    def cancel(self) -> None: ...
+    def answer(
+        self,
+        turn: Turn,
+        on_delta: Callable[[TextDelta], None],
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Any: ...
     def mark_interrupted(self) -> None: ...
     def reset(self) -> None: ...
     @property
@@ -179,8 +196,16 @@ def problem_area(error: BaseException) -> ProblemArea:
     return "internal" if not isinstance(error, OlaError) else "generation"
 
 
+@dataclass(frozen=True)
+class GenerationEnded:
+    """Message to the loop: the run's thread is done (generation over, the voice may still play)."""
+
+    run: AnswerRun
+    outcome: AnswerOutcome
+
+
 class AnswerRun:
-    """Generation + speech of one turn on its own thread; see the module docstring."""
+    """Generation of one turn on its own thread, and the turn's bookkeeping; see the module docstring."""
 
     def __init__(
         self,
@@ -188,29 +213,32 @@ class AnswerRun:
         trace: TraceRecorder,
         engine: Engine,
         speech: SpeechOutput | None,
-        turn_args: dict[str, Any],
+        turn: Turn,
         options: GenerationSettings,
         emit: Callable[[AssistantEvent], None],
-        on_first_sample: Callable[[AnswerRun], None],
-        on_end: Callable[[AnswerRun, AnswerOutcome], None],
+        post: Callable[[GenerationEnded], None],
+        after: AnswerRun | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.trace = trace
         self.turn_id = trace.turn_id
+        self.token = CancelToken()
         self._engine = engine
         self._speech = speech
-        self._turn_args = turn_args
+        self._turn = turn
         self._options = options
         self._emit = emit
-        self._on_first_sample = on_first_sample
-        self._on_end = on_end
+        self._post = post
+        self._after = after
         self._clock = clock
         self._text: list[str] = []
         self._text_lock = threading.Lock()
         self._spoken_upto = 0  # char offset after the last sentence located in the answer text
-        self._cancel_outcome: Literal["barge_in", "stopped"] | None = None
-        self._session: SpeechSession | None = None
-        self._result: AnswerOutcome | None = None
+        self.generation: AnswerOutcome | None = None  # set by the loop when GenerationEnded arrives
+        self.voice_done = speech is None  # SpeechFinished or SpeechError arrived (or nothing to speak)
+        self.voice_error: OlaError | None = None
+        self._end_lock = threading.Lock()  # orders a cancel with the end of generation
+        self._generation_over = False
         self._thread = threading.Thread(target=self._run, name=f"answer-{self.turn_id}", daemon=True)
 
     @property
@@ -218,84 +246,88 @@ class AnswerRun:
         with self._text_lock:
             return "".join(self._text)
 
+    @property
+    def cancelled(self) -> bool:
+        return self.token.is_set()
+
     def start(self) -> None:
         self._thread.start()
 
-    def cancel(self, outcome: Literal["barge_in", "stopped"], t: float) -> None:
-        """Stop generation, synthesis and playback now (any thread); the run then ends quickly."""
-        if self._cancel_outcome is not None:
-            return
-        self._cancel_outcome = outcome
-        self.trace.mark("t_cancel_requested", t)
-        session = self._session
-        if session is not None:
-            session.cancel()
-        self._engine.cancel()
-
-    def wait_outcome(self, timeout: float = CANCEL_WAIT_S) -> AnswerOutcome:
-        """Wait for the run's thread (after ``cancel``) and return how it ended."""
+    def join(self, timeout: float) -> bool:
+        """Wait for the run's thread (shutdown only); True when it ended."""
         self._thread.join(timeout)
-        if self._cancel_outcome is not None:
-            self.trace.mark("t_cancel_done", self._clock())
-        if self._thread.is_alive():
-            log.warning("answer %d still running %.1f s after cancel; abandoned", self.turn_id, timeout)
-        result = self._result
-        if result is None or self._cancel_outcome is not None:
-            outcome: TurnOutcome = self._cancel_outcome or "error"
-            return AnswerOutcome(
-                outcome, self.text, result.error if result else None, result.area if result else "generation"
-            )
-        return result
+        return not self._thread.is_alive()
 
-    # ------------------------------------------------------------------ the run
+    def cancel(self, outcome: Literal["barge_in", "stopped"], t: float) -> None:
+        """Set the turn's token: generation, synthesis and playback stop; returns at once (any thread)."""
+        if self.token.is_set():
+            return
+        self.trace.mark("t_cancel_requested", t)
+        self.token.cancel(outcome)
+        with self._end_lock:
+            if self._generation_over:  # only the voice was running: it stopped with the token
+                self._interrupted()
+
+    def finished(self) -> bool:
+        """Generation has ended and, unless cancelled, the voice has finished."""
+        generation = self.generation
+        return generation is not None and (self.voice_done or self.cancelled or generation.error is not None)
+
+    def outcome(self) -> AnswerOutcome:
+        """How the turn ended (once :meth:`finished`): cancelled, failed, or completed (perhaps with a
+        voice error: the answer itself is complete, the error says why it was not all spoken)."""
+        generation = self.generation
+        assert generation is not None
+        if self.cancelled:
+            reason: TurnOutcome = "stopped" if self.token.reason == "stopped" else "barge_in"
+            return AnswerOutcome(reason, self.text, generation.error, generation.area)
+        if generation.error is None and self.voice_error is not None:
+            return AnswerOutcome("completed", self.text, self.voice_error, problem_area(self.voice_error))
+        return generation
+
+    # ------------------------------------------------------------------ the run's thread
     def _run(self) -> None:
         try:
-            result = self._generate_and_speak()
+            result = self._generate()
         except Exception as error:
             result = AnswerOutcome("error", self.text, error, problem_area(error))
         finally:
             self._finalise_stats()
-        if self._cancel_outcome is not None:
-            self._engine.mark_interrupted()  # also when only its playback was cut short
-            result = AnswerOutcome(self._cancel_outcome, self.text, result.error, result.area)
-        self.trace.set(outcome=result.outcome)
-        self._result = result
-        if self._cancel_outcome is None:  # a cancelled run is collected by the loop itself
-            self._on_end(self, result)
+        with self._end_lock:
+            self._generation_over = True
+            if self.cancelled:
+                self._interrupted()
+        self._post(GenerationEnded(self, result))
 
-    def _generate_and_speak(self) -> AnswerOutcome:
-        turn = build_turn(**self._turn_args)
-        if self._speech is not None:
-            self._session = self._speech.begin(self)
-            if self._cancel_outcome is not None:  # cancelled before the session existed
-                self._session.cancel()
-        speech_error: BaseException | None = None
-        deltas = self._engine.stream(turn, self._options)
+    def _interrupted(self) -> None:
+        """The cancel has taken effect: the answer counts as interrupted for the model's next turn."""
+        self._engine.mark_interrupted()  # also when only its playback was cut short
+        self.trace.mark("t_cancel_done", self._clock())
+
+    def _generate(self) -> AnswerOutcome:
+        before = self._after
+        if before is not None and not before.join(CANCEL_WAIT_S):  # the engine runs one turn at a time
+            log.warning("answer %d still running %.1f s after cancel", before.turn_id, CANCEL_WAIT_S)
+        if self.cancelled:
+            return AnswerOutcome("error", "")  # replaced by the cancel reason
+        pipeline = self._speech.begin(self.turn_id, self.token) if self._speech is not None else None
+
+        def on_delta(delta: TextDelta) -> None:
+            if self.cancelled:
+                return
+            self.trace.mark("t_first_token", delta.t)
+            with self._text_lock:
+                self._text.append(delta.text)
+            self._emit(AssistantTextDelta(self.turn_id, delta.text, self._clock()))
+            if pipeline is not None:
+                pipeline.feed(delta.text)
+
         try:
-            for delta in deltas:
-                if self._cancel_outcome is not None:
-                    break
-                self.trace.mark("t_first_token", delta.t)
-                with self._text_lock:
-                    self._text.append(delta.text)
-                self._emit(AssistantTextDelta(self.turn_id, delta.text, self._clock()))
-                if self._session is not None and speech_error is None:
-                    try:
-                        self._session.feed(delta.text)
-                    except OlaError as error:  # the voice failed: keep the text coming, report at the end
-                        speech_error = error
-                        self._session.cancel()
+            self._engine.answer(self._turn, on_delta, self._options, self.token)
         finally:
-            deltas.close()  # leaving early cancels the engine's turn and waits for its worker
-        if self._cancel_outcome is not None:
-            return AnswerOutcome(self._cancel_outcome, self.text)
-        if self._session is not None and speech_error is None:
-            self._session.finish()
-            speech_error = self._session.wait_done()
-        # The answer itself is complete even when the voice failed: report the voice's error only.
-        return AnswerOutcome(
-            "completed", self.text, speech_error, problem_area(speech_error) if speech_error else "generation"
-        )
+            if pipeline is not None and not self.cancelled:
+                pipeline.finish()  # after an error too: what was said so far plays out
+        return AnswerOutcome("completed", self.text)
 
     def _finalise_stats(self) -> None:
         stats = getattr(self._engine, "last_stats", None)
@@ -310,27 +342,25 @@ class AnswerRun:
             peak_memory_bytes=stats.peak_memory_bytes,
         )
 
-    # ------------------------------------------------------------------ speech listener
-    def sentence_ready(self, index: int, text: str, t: float) -> None:
-        """The splitter released a sentence (synthesis starts)."""
-        self.trace.mark("t_first_sentence", t)
-        self.trace.add("sentences")
-
-    def first_audio(self, t: float) -> None:
-        """The synthesizer produced the answer's first audio chunk."""
-        self.trace.mark("t_first_audio", t)
-
-    def sentence_playing(self, index: int, text: str, t: float) -> None:
-        """The first sample of sentence ``index`` reached the device: mark it in the transcript."""
-        if index == 0:
-            self.trace.mark("t_first_played", t)
-            self._on_first_sample(self)
-        start, end = self._locate(text)
-        self._emit(SentenceSpoken(self.turn_id, index, text, start, end, t))
-
-    def played(self, t: float) -> None:
-        """Audio reached the device up to ``t`` (the last call gives the last sample played)."""
-        self.trace.mark("t_last_played", t, overwrite=True)
+    # ------------------------------------------------------------------ speech events (loop thread)
+    def on_speech(self, event: SpeechEvent) -> None:
+        """A speech event of this turn: trace marks, ``SentenceSpoken``, the end of the voice."""
+        if isinstance(event, SentenceQueued):
+            self.trace.mark("t_first_sentence", event.t)
+            self.trace.add("sentences")
+        elif isinstance(event, SentenceSynthesized):
+            self.trace.mark("t_first_audio", event.t_first_chunk)
+        elif isinstance(event, SentenceStarted):
+            if event.index == 0:
+                self.trace.mark("t_first_played", event.t)
+            start, end = self._locate(event.text)
+            self._emit(SentenceSpoken(self.turn_id, event.index, event.text, start, end, event.t))
+        elif isinstance(event, SpeechFinished):
+            self.trace.mark("t_last_played", event.t, overwrite=True)
+            self.voice_done = True
+        elif isinstance(event, SpeechError):
+            self.voice_error = event.error
+            self.voice_done = True
 
     def _locate(self, sentence: str) -> tuple[int, int]:
         """[start, end) of ``sentence`` in the answer text; markdown was stripped, so search by words."""

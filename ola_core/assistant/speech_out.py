@@ -1,11 +1,10 @@
 """The assistant's voice: one :class:`~ola_core.speech.pipeline.SpeechPipeline` for the whole conversation.
 
-Each answer is one utterance of the pipeline; :meth:`SpeechOutput.begin` opens a
-:class:`SpeechSession` for it, which routes the pipeline's events (sentence released, first audio,
-sentence started playing, finished, failed) to the answer's listener — the
-:class:`~ola_core.assistant.answer.AnswerRun`, which turns them into trace marks and
-``SentenceSpoken`` events. The sink is the live :class:`~ola_core.speech.player.AudioPlayer`
-(its played signal feeds the echo canceller) or, for ``replay``, a
+Each answer is one utterance of the pipeline, begun with the turn's id and cancel token
+(:meth:`SpeechOutput.begin`). The pipeline's events go straight to the listener set with
+:meth:`SpeechOutput.set_listener` (the assistant's inbox); each carries its turn. The sink is the
+live :class:`~ola_core.speech.player.AudioPlayer` (its played signal feeds the echo canceller;
+the speaker name is resolved here, with the capture layer's device lookup) or, for ``replay``, a
 :class:`~ola_core.speech.recording.RecordingSink` writing the answer to a wav (playing it too
 when asked and a speaker exists).
 """
@@ -13,25 +12,17 @@ when asked and a speaker exists).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from ola_core.cancel import CancelToken
+from ola_core.capture.devices import stream_target
 from ola_core.errors import OlaError
 from ola_core.settings import Settings, VoiceSettings
-from ola_core.speech.pipeline import (
-    SentenceQueued,
-    SentenceStarted,
-    SentenceSynthesized,
-    SpeechError,
-    SpeechEvent,
-    SpeechFinished,
-    SpeechPipeline,
-)
-from ola_core.speech.player import AudioPlayer, AudioSink, PlayedAudio
+from ola_core.speech.pipeline import SpeechEvent, SpeechPipeline
+from ola_core.speech.player import AudioPlayer, AudioSink, OutputTarget, PlayedAudio
 from ola_core.speech.recording import RecordingSink
 from ola_core.speech.selection import VoiceContext, select_synthesizer
 from ola_core.speech.synthesizer import Synthesizer, WatchdogSynthesizer
@@ -41,54 +32,9 @@ log = logging.getLogger(__name__)
 ReferenceTap = Callable[[np.ndarray, int, float], None]  # (pcm float32 (n,), sample_rate, DAC time of pcm[0])
 
 
-class SpeechListener(Protocol):
-    """What a session reports to (implemented by AnswerRun)."""
-
-    def sentence_ready(self, index: int, text: str, t: float) -> None: ...
-    def first_audio(self, t: float) -> None: ...
-    def sentence_playing(self, index: int, text: str, t: float) -> None: ...
-    def played(self, t: float) -> None: ...
-
-
-class SpeechSession:
-    """One answer being spoken: ``feed`` deltas, ``finish``, then ``wait_done``; or ``cancel``."""
-
-    def __init__(self, output: SpeechOutput, utterance: int, listener: SpeechListener) -> None:
-        self._output = output
-        self.utterance = utterance
-        self.listener = listener
-        self._done = threading.Event()
-        self.error: OlaError | None = None
-
-    def feed(self, text: str) -> None:
-        self._output.pipeline.feed(text)
-
-    def finish(self) -> None:
-        self._output.pipeline.finish()
-
-    def cancel(self) -> None:
-        """Silence now and drop the rest (returns within milliseconds)."""
-        self._output.pipeline.cancel()
-        self._done.set()
-
-    def wait_done(self, timeout: float | None = None) -> OlaError | None:
-        """Block until the last sample was played (or speaking failed); the error, if any."""
-        self._done.wait(timeout)
-        return self.error
-
-    def _event(self, event: SpeechEvent) -> None:
-        if isinstance(event, SentenceQueued):
-            self.listener.sentence_ready(event.index, event.text, event.t)
-        elif isinstance(event, SentenceSynthesized):
-            self.listener.first_audio(event.t_first_chunk)
-        elif isinstance(event, SentenceStarted):
-            self.listener.sentence_playing(event.index, event.text, event.t)
-        elif isinstance(event, SpeechFinished):
-            self.listener.played(event.t)
-            self._done.set()
-        elif isinstance(event, SpeechError):
-            self.error = event.error
-            self._done.set()
+def locate_speaker(name: str | None) -> OutputTarget:
+    """Where the player opens its stream for the speaker ``name`` (None: the system default)."""
+    return stream_target("output", name)
 
 
 class SpeechOutput:
@@ -107,9 +53,7 @@ class SpeechOutput:
         self.sink = sink
         self.wav_path = wav_path
         self._reference: ReferenceTap | None = None
-        self._lock = threading.Lock()
-        self._session: SpeechSession | None = None
-        self.pipeline = SpeechPipeline(synthesizer, sink, voice=voice, on_event=self._route)
+        self.pipeline = SpeechPipeline(synthesizer, sink, voice=voice)
         player = self._player()
         if player is not None:
             player.on_played = self._on_played
@@ -121,19 +65,22 @@ class SpeechOutput:
         """The voice chosen in the settings, on the chosen speaker; with ``wav_path`` the answer is
         also recorded (and played only if ``play``)."""
         synthesizer = make_synthesizer(settings.voice, settings.language)
-        player = AudioPlayer(settings.audio.speaker) if play else None
+        player = AudioPlayer(settings.audio.speaker, locate=locate_speaker) if play else None
         sink: AudioSink = RecordingSink(player) if wav_path is not None else (player or RecordingSink(None))
         return cls(synthesizer, sink, wav_path=wav_path, voice_key=(settings.voice, settings.language))
 
     # ------------------------------------------------------------------ assistant side
-    def begin(self, listener: SpeechListener) -> SpeechSession:
-        """Open the session of a new answer (the previous one must have finished or been cancelled)."""
-        session = SpeechSession(self, self.pipeline.utterance, listener)
-        with self._lock:
-            self._session = session
+    def set_listener(self, on_event: Callable[[SpeechEvent], None] | None) -> None:
+        """Where every speech event goes (the assistant's inbox), on the thread it happens on."""
+        self.pipeline.on_event = on_event
+
+    def begin(self, turn: int, cancel: CancelToken) -> SpeechPipeline:
+        """Start speaking ``turn``'s answer (the previous one finished or was cancelled); feed the
+        returned pipeline, then ``finish`` it."""
         if isinstance(self.sink, RecordingSink):
             self.sink.clear()  # the wav holds the latest answer
-        return session
+        self.pipeline.begin(turn, cancel)
+        return self.pipeline
 
     def set_reference_tap(self, tap: ReferenceTap | None) -> None:
         """Where the played signal goes (the echo canceller); only a live player has one."""
@@ -180,14 +127,6 @@ class SpeechOutput:
         tap = self._reference
         if tap is not None:
             tap(audio.pcm, audio.sample_rate, audio.t_start)
-
-    def _route(self, event: SpeechEvent) -> None:
-        with self._lock:
-            session = self._session
-        if session is None:
-            return
-        if isinstance(event, SpeechError) or event.utterance == session.utterance:
-            session._event(event)
 
 
 def make_synthesizer(voice: VoiceSettings, language: str) -> Synthesizer:

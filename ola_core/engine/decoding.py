@@ -12,7 +12,6 @@ top-k, docs/official-ola.md §4.4).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,15 +28,16 @@ from transformers import (
 )
 from transformers.cache_utils import Cache
 
+from ola_core.cancel import CancelToken
 from ola_core.engine.types import StopReason
 from ola_core.hf_compat import cache_kwargs
 from ola_core.processing.generation import DecodingSettings
 
 
 class CancelCriteria(StoppingCriteria):
-    """Stops every row as soon as ``event`` is set (checked once per decode step, from any thread)."""
+    """Stops every row as soon as the turn's token is set (checked once per decode step, from any thread)."""
 
-    def __init__(self, event: threading.Event) -> None:
+    def __init__(self, event: CancelToken) -> None:
         self.event = event
 
     def __call__(
@@ -79,7 +79,7 @@ def forward_embeds(model: Any, cache: Cache, embeds: torch.Tensor) -> torch.Tens
 
 
 def prefill(
-    model: Any, cache: Cache, embeds: torch.Tensor, chunk: int, cancel: threading.Event
+    model: Any, cache: Cache, embeds: torch.Tensor, chunk: int, cancel: CancelToken
 ) -> torch.Tensor | None:
     """Run ``embeds`` (1, L, hidden) onto ``cache`` in pieces of ``chunk`` positions; last logits (1, vocab).
 
@@ -102,7 +102,7 @@ def decode_tokens(
     first_logits: torch.Tensor,  # (1, vocab) after the prefill
     settings: DecodingSettings,
     stop_ids: frozenset[int],
-    cancel: threading.Event,
+    cancel: CancelToken,
     state: DecodeState,
     generator: torch.Generator | None = None,  # for reproducible sampling
 ) -> Iterator[int]:

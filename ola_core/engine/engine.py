@@ -1,9 +1,12 @@
 """OlaEngine: load the model once, then answer turns of one conversation as a stream of text deltas.
 
-A turn runs on its own worker thread: build the new turn's prompt and media, run the encoders,
-prefill (only the new tokens when the earlier turns' KV cache is kept), then decode token by
-token, handing :class:`TextDelta` objects to the caller through a queue. ``cancel()`` sets an
-event the decode loop checks before every step. The conversation is changed only at the end of
+A turn builds the new turn's prompt and media, runs the encoders, prefills (only the new tokens
+when the earlier turns' KV cache is kept), then decodes token by token. :meth:`OlaEngine.answer`
+does that on the calling thread and hands each :class:`TextDelta` to a callback (the assistant's
+answer thread: one thread per turn); :meth:`OlaEngine.stream` runs it on an ``ola-turn`` worker
+and yields the deltas (the CLI, tests, benchmarks). Every turn has a
+:class:`~ola_core.cancel.CancelToken` (the caller's, or a new one), checked before every prefill
+chunk and decode step; :meth:`OlaEngine.cancel` sets the running turn's. The conversation is changed only at the end of
 a turn's prefill (the new exchange) and of its decoding (the answer so far); anything that fails
 before restores the state it found, so an error never leaves the next turn a broken cache.
 """
@@ -17,61 +20,35 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from transformers import DynamicCache
-from transformers.cache_utils import Cache
 
+from ola_core.cancel import CancelToken
+from ola_core.engine.answering import (
+    LoadedModel,
+    Snapshot,
+    decode_answer,
+    restore,
+    snapshot,
+    warm_up_model,
+)
 from ola_core.engine.conversation import Conversation, Exchange
-from ola_core.engine.decoding import DecodeState, decode_tokens, prefill
-from ola_core.engine.detokenizer import IncrementalDetokenizer
-from ola_core.engine.memory import (
-    PeakMemory,
-    free_memory,
-    is_out_of_memory,
-    kv_bytes_per_token,
-    truncate_cache,
-)
+from ola_core.engine.decoding import prefill
+from ola_core.engine.load_job import LoadJob, ProgressCallback
+from ola_core.engine.memory import PeakMemory, free_memory, is_out_of_memory, kv_bytes_per_token
 from ola_core.engine.turn_inputs import MediaBudget, user_message
-from ola_core.engine.types import (
-    OFFICIAL_SYSTEM_PROMPT,
-    GenerationSettings,
-    TextDelta,
-    Turn,
-    TurnStats,
-    system_prompt_for,
-)
+from ola_core.engine.types import GenerationSettings, TextDelta, Turn, TurnStats, system_prompt_for
 from ola_core.errors import GenerationError, InsufficientMemoryError, LoadCancelledError
-from ola_core.media_types import TimedFrame
-from ola_core.processing.prompt import AssistantMessage
 
 if TYPE_CHECKING:
     from ola_core.model.loading import DeviceChoice, Quantization
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[float, str], None]  # (fraction 0..1, stage text)
-
 # The official prompt limit (config ``tokenizer_model_max_length``), used when a config has none.
 DEFAULT_CONTEXT_TOKENS = 16384
-
-
-class LoadedModel(Protocol):
-    """A loaded model and its tokenizer (``ola_core.model.loading.LoadedOla`` is one)."""
-
-    @property
-    def model(self) -> Any: ...
-
-    @property
-    def tokenizer(self) -> Any: ...
-
-    @property
-    def device(self) -> torch.device: ...
-
-    @property
-    def dtype(self) -> torch.dtype: ...
 
 
 @dataclass(frozen=True)
@@ -81,18 +58,6 @@ class HistoryEntry:
     answer: str
     interrupted: bool
     media_dropped: bool
-
-
-@dataclass
-class _Snapshot:
-    """The conversation as a turn found it, to put back when the turn fails before it counts."""
-
-    system_prompt: str | None
-    voice: bool
-    exchanges: list[Exchange]
-    cache: Cache | None
-    cache_len: int
-    fed: int
 
 
 _DONE = object()
@@ -137,7 +102,9 @@ class OlaEngine:
         self._conversation = Conversation()
         self._turn_lock = threading.Lock()  # held from stream() until the worker has finished
         self._load_lock = threading.Lock()
-        self._turn_cancel: threading.Event | None = None
+        self._turn_cancel: CancelToken | None = None
+        self._reset_lock = threading.Lock()  # orders a reset asked for mid-turn with the turn's end
+        self._reset_pending = False
 
     # --- loading -------------------------------------------------------------------------------
     @classmethod
@@ -207,22 +174,8 @@ class OlaEngine:
         progress: ProgressCallback | None = None,
         on_done: Callable[[BaseException | None], None] | None = None,
     ) -> LoadJob:
-        """Start :meth:`load` on its own thread; ``on_done(error or None)`` is called from that thread."""
-        job = LoadJob()
-
-        def run() -> None:
-            try:
-                self.load(progress, job.cancel_event)
-            except BaseException as error:  # handed to the caller, who decides what to show
-                job.error = error
-            finally:
-                job.done.set()
-                if on_done is not None:
-                    on_done(job.error)
-
-        job.thread = threading.Thread(target=run, name="ola-load", daemon=True)
-        job.thread.start()
-        return job
+        """Start :meth:`load` on its own ``ola-load`` thread; ``on_done(error or None)`` is called from it."""
+        return LoadJob.start(self.load, progress, on_done)
 
     def _attach(self, loaded: LoadedModel) -> None:
         self._loaded = loaded
@@ -254,12 +207,20 @@ class OlaEngine:
         return self._conversation.cache_len
 
     def reset(self) -> None:
-        """Start a new conversation and free the old one's cache (cancels a running turn first)."""
+        """Start a new conversation and free the old one's cache; never waits.
+
+        A running turn is cancelled and the reset happens as it ends (before its lock is free for
+        the next turn), so the caller (the assistant's loop) never blocks on a prefill chunk.
+        """
         self.cancel()
-        with self._turn_lock:
-            self._conversation = Conversation()
-        if self._loaded is not None:
-            free_memory(self._loaded.device)
+        with self._reset_lock:
+            if not self._turn_lock.acquire(blocking=False):
+                self._reset_pending = True
+                return
+            try:
+                self._forget_conversation()
+            finally:
+                self._turn_lock.release()
 
     def mark_interrupted(self) -> None:
         """The user cut the last answer short after it was generated (e.g. by talking over its
@@ -275,37 +236,50 @@ class OlaEngine:
             self._turn_lock.release()
 
     def cancel(self) -> None:
-        """Stop the running turn before its next decode step or prefill chunk (from any thread); no-op when idle."""
-        event = self._turn_cancel
-        if event is not None:
-            event.set()
+        """Cancel the running turn's token (from any thread); no-op when idle."""
+        token = self._turn_cancel
+        if token is not None:
+            token.cancel("stopped")
 
-    def stream(self, turn: Turn, settings: GenerationSettings | None = None) -> Iterator[TextDelta]:
-        """Answer ``turn`` as a stream of deltas; ``last_stats`` describes the turn once the stream ends.
+    def answer(
+        self,
+        turn: Turn,
+        on_delta: Callable[[TextDelta], None],
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> TurnStats:
+        """Answer ``turn`` on the calling thread, handing each delta to ``on_delta``; the turn's stats.
 
-        A cancelled turn ends the stream normally (``last_stats.stop_reason == "cancelled"``); the
-        partial answer stays in the conversation, marked interrupted. Errors (:class:`MediaError`,
-        :class:`InsufficientMemoryError`, :class:`GenerationError`) are raised from the iterator.
-        Raises :class:`GenerationError` at once when another turn is running.
+        ``cancel`` (a new token if None) stops the turn before its next prefill chunk or decode
+        step; a cancelled turn returns normally (``stop_reason == "cancelled"``) and its partial
+        answer stays in the conversation, marked interrupted. Errors (:class:`MediaError`,
+        :class:`InsufficientMemoryError`, :class:`GenerationError`) are raised; the conversation
+        is then as the turn found it, unless text was already shown. Raises
+        :class:`GenerationError` at once when another turn is running.
         """
-        self._require_loaded()
-        if turn.is_empty():
-            raise GenerationError("Nothing to answer: the turn has no text, speech, pictures or files.")
-        if not self._turn_lock.acquire(blocking=False):
-            raise GenerationError(
-                "A turn is already running: stop it or wait for its answer before asking again."
-            )
-        cancel = threading.Event()
-        self._turn_cancel = cancel
+        token = self._begin_turn(turn, cancel)
+        return self._run_turn(turn, settings or self.settings, token, on_delta)
+
+    def stream(
+        self, turn: Turn, settings: GenerationSettings | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[TextDelta]:
+        """:meth:`answer` on an ``ola-turn`` worker thread, as an iterator of deltas; ``last_stats``
+        describes the turn once the stream ends. Errors are raised from the iterator; leaving it
+        early (break, close) cancels the turn and waits for the worker."""
+        token = self._begin_turn(turn, cancel)
         deltas: queue.Queue[object] = queue.Queue()
-        worker = threading.Thread(
-            target=self._run_turn,
-            args=(turn, settings or self.settings, cancel, deltas),
-            name="ola-turn",
-            daemon=True,
-        )
+
+        def work() -> None:
+            outcome: object = _DONE
+            try:
+                self._run_turn(turn, settings or self.settings, token, deltas.put)
+            except BaseException as error:  # handed to the consumer of the stream
+                outcome = error
+            deltas.put(outcome)
+
+        worker = threading.Thread(target=work, name="ola-turn", daemon=True)
         worker.start()
-        return _relay(deltas, cancel, worker)
+        return _relay(deltas, token, worker)
 
     def warm_up(self) -> float:
         """Run a throw-away turn with a frame and a second of silence; returns the seconds it took.
@@ -319,80 +293,72 @@ class OlaEngine:
             raise GenerationError("A turn is running; warm-up is only useful before the first one.")
         try:
             t0 = time.monotonic()
-            frame = TimedFrame(np.zeros((64, 64, 3), dtype=np.uint8), t0)
-            turn = Turn(speech=np.zeros(16000, dtype=np.float32), frames=(frame,))
-            scratch = Conversation()
-            scratch.system_prompt = OFFICIAL_SYSTEM_PROMPT
-            inputs = scratch.full_prompt(loaded.tokenizer, user_message(turn, self.media_budget))
-            with torch.inference_mode():
-                cache = DynamicCache(config=loaded.model.config)
-                logits = prefill(
-                    loaded.model,
-                    cache,
-                    loaded.model.embed_prompt(inputs),
-                    self.prefill_chunk,
-                    threading.Event(),
-                )
-                assert logits is not None
-                settings = GenerationSettings(greedy=True, max_new_tokens=2)
-                state = DecodeState(generated=[])
-                for _ in decode_tokens(
-                    loaded.model, cache, logits, settings, frozenset(), threading.Event(), state
-                ):
-                    pass
+            warm_up_model(loaded, self.media_budget, self.prefill_chunk)
             return time.monotonic() - t0
         finally:
             self._turn_lock.release()
 
     def generate(self, turn: Turn, settings: GenerationSettings | None = None) -> TurnStats:
         """Answer ``turn`` without streaming; the statistics carry the text and ids."""
-        for _ in self.stream(turn, settings):
-            pass
-        assert self.last_stats is not None
-        return self.last_stats
+        return self.answer(turn, lambda _: None, settings)
 
-    # --- one turn, on the worker thread --------------------------------------------------------------
+    # --- one turn ------------------------------------------------------------------------------------
+    def _begin_turn(self, turn: Turn, cancel: CancelToken | None) -> CancelToken:
+        """Check the turn and take the turn lock (released by :meth:`_run_turn`)."""
+        self._require_loaded()
+        if turn.is_empty():
+            raise GenerationError("Nothing to answer: the turn has no text, speech, pictures or files.")
+        if not self._turn_lock.acquire(blocking=False):
+            raise GenerationError(
+                "A turn is already running: stop it or wait for its answer before asking again."
+            )
+        token = cancel if cancel is not None else CancelToken()
+        self._turn_cancel = token
+        return token
+
     def _run_turn(
-        self, turn: Turn, settings: GenerationSettings, cancel: threading.Event, deltas: queue.Queue[object]
-    ) -> None:
-        stats = TurnStats(t_start=time.monotonic())
-        outcome: object = _DONE
-        try:
-            with torch.inference_mode():
-                self._answer(turn, settings, cancel, deltas, stats)
-        except BaseException as error:  # handed to the consumer of the stream
-            outcome = error
-            if stats.stop_reason is None:
-                stats.stop_reason = "error"
-        finally:
-            stats.t_end = time.monotonic()
-            self.last_stats = stats
-            self._turn_cancel = None
-            self._turn_lock.release()  # before the end is announced: the caller may start the next turn at once
-            deltas.put(outcome)
-
-    def _answer(
         self,
         turn: Turn,
         settings: GenerationSettings,
-        cancel: threading.Event,
-        deltas: queue.Queue[object],
-        stats: TurnStats,
-    ) -> None:
+        cancel: CancelToken,
+        on_delta: Callable[[TextDelta], None],
+    ) -> TurnStats:
+        stats = TurnStats(t_start=time.monotonic())
         loaded = self._require_loaded()
         peak = PeakMemory(loaded.device)
         try:
-            self._answer_with_retry(turn, settings, cancel, deltas, stats, peak)
+            with torch.inference_mode():
+                self._answer_with_retry(turn, settings, cancel, on_delta, stats, peak)
+        except BaseException:
+            if stats.stop_reason is None:
+                stats.stop_reason = "error"
+            raise
         finally:
             stats.peak_memory_bytes = peak.peak_bytes
             stats.memory_kind = peak.kind
+            stats.t_end = time.monotonic()
+            self.last_stats = stats
+            self._turn_cancel = None
+            with self._reset_lock:  # a reset asked for meanwhile happens before the next turn can start
+                if self._reset_pending:
+                    self._forget_conversation()
+                # before the end is announced: the caller may start the next turn at once
+                self._turn_lock.release()
+        return stats
+
+    def _forget_conversation(self) -> None:
+        """Called with the turn lock held."""
+        self._reset_pending = False
+        self._conversation = Conversation()
+        if self._loaded is not None:
+            free_memory(self._loaded.device)
 
     def _answer_with_retry(
         self,
         turn: Turn,
         settings: GenerationSettings,
-        cancel: threading.Event,
-        deltas: queue.Queue[object],
+        cancel: CancelToken,
+        on_delta: Callable[[TextDelta], None],
         stats: TurnStats,
         peak: PeakMemory,
     ) -> None:
@@ -400,22 +366,22 @@ class OlaEngine:
         loaded = self._require_loaded()
         budget = self.media_budget
         for attempt in range(2):
-            snapshot = self._snapshot()
-            shown: list[TextDelta] = []
+            saved = snapshot(self._conversation)
             try:
-                prefilled = self._prefill(turn, settings, budget, cancel, stats, peak, snapshot)
+                prefilled = self._prefill(turn, settings, budget, cancel, stats, peak, saved)
                 if prefilled is None:  # cancelled before the model saw the turn: it never happened
-                    self._restore(snapshot)
+                    restore(self._conversation, saved)
                     stats.stop_reason = "cancelled"
                     return
-                self._decode(prefilled, settings, cancel, stats, peak, shown.append, deltas)
+                decode_answer(loaded, self._conversation, prefilled, settings, cancel, stats, peak, on_delta)
                 return
             except BaseException as error:
                 out_of_memory = is_out_of_memory(error)
                 # A partial answer the user saw stays in the conversation (marked interrupted);
                 # anything earlier is undone, as if the turn had not started.
+                shown = bool(stats.delta_times)  # only an attempt that showed nothing is retried
                 if not (shown or (not out_of_memory and stats.t_first_token is not None)):
-                    self._restore(snapshot)
+                    restore(self._conversation, saved)
                 if not out_of_memory:
                     raise
                 # Drop the failed attempt's frames (and the tensors they hold) before freeing memory.
@@ -429,77 +395,15 @@ class OlaEngine:
             budget = budget.reduced()
             log.warning("out of memory during a turn; retrying with %s", budget)
 
-    def _decode(
-        self,
-        prefilled: tuple[torch.Tensor, Exchange],
-        settings: GenerationSettings,
-        cancel: threading.Event,
-        stats: TurnStats,
-        peak: PeakMemory,
-        on_emit: Callable[[TextDelta], None],
-        deltas: queue.Queue[object],
-    ) -> None:
-        """Decode the answer into ``deltas``; whatever ends it, the answer so far is kept in step with the cache."""
-        loaded = self._require_loaded()
-        conversation = self._conversation
-        assert conversation.cache is not None
-        first_logits, exchange = prefilled
-        prefix = conversation.cache_len
-        state = DecodeState(generated=[])
-        detokenizer = IncrementalDetokenizer(loaded.tokenizer)
-        generator = None
-        if not settings.greedy and settings.seed is not None:
-            generator = torch.Generator(device=first_logits.device).manual_seed(settings.seed)
-        stop_ids = (
-            frozenset(settings.eos_token_ids) | end_of_turn_ids(loaded.tokenizer) | config_eos_ids(loaded)
-        )
-        text = ""
-
-        def emit(piece: str, ids: tuple[int, ...], now: float) -> None:
-            delta = TextDelta(piece, ids, now)
-            stats.delta_times.append(now)
-            deltas.put(delta)
-            on_emit(delta)
-
-        try:
-            tokens = decode_tokens(
-                loaded.model, conversation.cache, first_logits, settings, stop_ids, cancel, state, generator
-            )
-            for token in tokens:
-                now = time.monotonic()
-                if stats.t_first_token is None:
-                    stats.t_first_token = now
-                peak.sample()
-                piece, ids = detokenizer.push(token)
-                if piece:
-                    text += piece
-                    emit(piece, ids, now)
-            stats.stop_reason = state.stop_reason
-            piece, ids = detokenizer.flush()
-            if piece:
-                text += piece
-                emit(piece, ids, time.monotonic())
-        finally:
-            text += detokenizer.flush()[0]  # after an error: the held text, not shown but kept
-            interrupted = stats.stop_reason in (None, "cancelled")
-            exchange.answer = AssistantMessage(
-                text=text, token_ids=tuple(state.generated), interrupted=interrupted
-            )
-            conversation.fed = state.fed
-            truncate_cache(conversation.cache, prefix + state.fed)
-            stats.token_ids = list(state.generated)
-            stats.text = text
-            stats.context_tokens = conversation.cache_len
-
     def _prefill(
         self,
         turn: Turn,
         settings: GenerationSettings,
         budget: MediaBudget,
-        cancel: threading.Event,
+        cancel: CancelToken,
         stats: TurnStats,
         peak: PeakMemory,
-        snapshot: _Snapshot,
+        saved: Snapshot,
     ) -> tuple[torch.Tensor, Exchange] | None:
         """Encode the turn and run it through the model; None when cancelled before that finished."""
         loaded = self._require_loaded()
@@ -517,7 +421,7 @@ class OlaEngine:
         plan = conversation.plan(tokenizer, message, settings.max_new_tokens, self.max_context_tokens, reuse)
         if plan.rebuild:
             # Free the old cache before building the new one; failing now means "rebuild next time".
-            conversation.cache = snapshot.cache = None
+            conversation.cache = saved.cache = None
             free_memory(loaded.device)
         embeds = model.embed_prompt(plan.inputs)  # (1, L, hidden): the encoders run here
         stats.t_encoders_done = time.monotonic()
@@ -543,17 +447,6 @@ class OlaEngine:
         stats.prompt_tokens = int(embeds.shape[1])
         return first_logits, exchange
 
-    def _snapshot(self) -> _Snapshot:
-        c = self._conversation
-        return _Snapshot(c.system_prompt, c.voice, list(c.exchanges), c.cache, c.cache_len, c.fed)
-
-    def _restore(self, snapshot: _Snapshot) -> None:
-        c = self._conversation
-        c.system_prompt, c.voice = snapshot.system_prompt, snapshot.voice
-        c.exchanges, c.cache, c.fed = snapshot.exchanges, snapshot.cache, snapshot.fed
-        if c.cache is not None:
-            truncate_cache(c.cache, snapshot.cache_len)
-
     def _require_loaded(self) -> LoadedModel:
         if self._loaded is None:
             raise GenerationError("The model is not loaded yet: wait until loading has finished.")
@@ -567,9 +460,7 @@ _OOM_MESSAGE = (
 )
 
 
-def _relay(
-    deltas: queue.Queue[object], cancel: threading.Event, worker: threading.Thread
-) -> Iterator[TextDelta]:
+def _relay(deltas: queue.Queue[object], cancel: CancelToken, worker: threading.Thread) -> Iterator[TextDelta]:
     """The caller's side of a turn; leaving the loop early (break, close) cancels the turn."""
     finished = False
     try:
@@ -585,36 +476,5 @@ def _relay(
             yield item
     finally:
         if not finished:
-            cancel.set()
+            cancel.cancel("stopped")
             worker.join()
-
-
-def end_of_turn_ids(tokenizer: Any) -> frozenset[int]:
-    """``<|im_end|>`` and ``<|endoftext|>`` as the tokenizer numbers them (tiny checkpoints differ from Ola's)."""
-    ids = (tokenizer.convert_tokens_to_ids(token) for token in ("<|im_end|>", "<|endoftext|>"))
-    return frozenset(i for i in ids if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id)
-
-
-def config_eos_ids(loaded: LoadedModel) -> frozenset[int]:
-    """The checkpoint's own eos ids (generation_config.json), when the loaded model has one."""
-    eos = getattr(getattr(loaded, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        return frozenset()
-    return frozenset([eos] if isinstance(eos, int) else eos)
-
-
-class LoadJob:
-    """A load running on its own thread: ``cancel()``, ``wait()``, then ``error`` (None on success)."""
-
-    def __init__(self) -> None:
-        self.cancel_event = threading.Event()
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True when the load has ended (successfully or not) within ``timeout``."""
-        return self.done.wait(timeout)

@@ -17,13 +17,16 @@ import io
 import shutil
 import struct
 import subprocess
-import threading
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import cast
 
 import numpy as np
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import SynthesisError
+from ola_core.platform_info import windows_program_dirs
 from ola_core.speech.language import detect_language
 from ola_core.speech.synthesizer import Synthesizer
 
@@ -51,8 +54,31 @@ _HEADER_BYTES = 44  # canonical RIFF/WAVE header of `espeak-ng --stdout`
 _READ_BYTES = 4096  # ~93 ms of 22.05 kHz int16: small enough to start playback early
 
 
+# Where installers put the program when it is not on PATH: the Windows MSI (per bitness) and
+# Homebrew, whose bin folders an app started from Finder or the Dock does not have on its PATH.
+_WINDOWS_FOLDER = "eSpeak NG"
+_MACOS_DIRS = ("/opt/homebrew/bin", "/usr/local/bin", "/opt/local/bin")
+_NO_CONSOLE = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # Windows: no console window flashes up
+INSTALL_HINTS: dict[str, str] = {
+    "win32": "install espeak-ng-X64.msi from https://github.com/espeak-ng/espeak-ng/releases "
+    r"(it goes into C:\Program Files\eSpeak NG)",
+    "darwin": "install it with Homebrew: brew install espeak-ng",
+    "linux": "Debian/Ubuntu: apt install espeak-ng; Fedora: dnf install espeak-ng",
+}
+
+
 def _program() -> str | None:
-    return shutil.which("espeak-ng") or shutil.which("espeak")
+    """The espeak-ng program: on PATH, else in its platform's install folder."""
+    found = shutil.which("espeak-ng") or shutil.which("espeak")
+    if found:
+        return found
+    if sys.platform == "win32":
+        candidates = [d / _WINDOWS_FOLDER / "espeak-ng.exe" for d in windows_program_dirs()]
+    elif sys.platform == "darwin":
+        candidates = [Path(d) / "espeak-ng" for d in _MACOS_DIRS]
+    else:
+        candidates = []
+    return next((str(c) for c in candidates if c.is_file()), None)
 
 
 class EspeakSynthesizer(Synthesizer):
@@ -64,13 +90,12 @@ class EspeakSynthesizer(Synthesizer):
 
     def __init__(self, words_per_minute: int = 165) -> None:
         self.words_per_minute = words_per_minute
-        self._running: set[subprocess.Popen[bytes]] = set()
-        self._lock = threading.Lock()
 
     @staticmethod
     def unavailable_reason() -> str | None:
         if _program() is None:
-            return "the espeak-ng program is not installed (Debian/Ubuntu: apt install espeak-ng)"
+            hint = INSTALL_HINTS.get(sys.platform, INSTALL_HINTS["linux"])
+            return f"the espeak-ng program is not installed ({hint})"
         return None
 
     def voices(self) -> tuple[str, ...]:
@@ -80,26 +105,26 @@ class EspeakSynthesizer(Synthesizer):
         for _ in self.synthesize("ok"):  # loads the program and its data into the page cache
             pass
 
-    def cancel(self) -> None:
-        super().cancel()
-        with self._lock:
-            for process in self._running:
-                process.kill()
-
-    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
+    def synthesize(
+        self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
         """``voice``: an espeak-ng voice name; else the one for the language ``text`` is written in."""
-        epoch = self._cancel_epoch()
+        token = cancel or CancelToken()
         program = _program()
         if program is None:
             raise SynthesisError(f"Cannot speak: {self.unavailable_reason()}.")
         name = voice or LANGUAGE_VOICES.get(detect_language(text), "en-us")
-        command = [program, "--stdout", "-v", name, "-s", str(self.words_per_minute)]
+        # -b 1: the text is UTF-8 (Windows would read the ANSI code page otherwise).
+        command = [program, "--stdout", "-b", "1", "-v", name, "-s", str(self.words_per_minute)]
         # The text goes through stdin, never the command line: it cannot be mistaken for an option.
         process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            creationflags=_NO_CONSOLE,
         )
-        with self._lock:
-            self._running.add(process)
+        stop = token.on_cancel(lambda _: process.kill())  # a barge-in kills it at once
         try:
             assert process.stdin is not None and process.stdout is not None
             process.stdin.write(text.encode("utf-8"))
@@ -109,7 +134,7 @@ class EspeakSynthesizer(Synthesizer):
                 raise SynthesisError("espeak-ng produced an unexpected sample rate; reinstall espeak-ng.")
             stdout = cast(io.BufferedReader, process.stdout)
             carry = b""
-            while not self._cancelled_since(epoch):
+            while not token.is_set():
                 block = stdout.read1(_READ_BYTES)
                 if not block:
                     break
@@ -117,7 +142,7 @@ class EspeakSynthesizer(Synthesizer):
                 if len(data) % 2:  # int16 samples may straddle two reads
                     data, carry = data[:-1], data[-1:]
                 yield (np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0)  # (n,) 22.05 kHz
-            if process.wait() != 0 and not self._cancelled_since(epoch):
+            if process.wait() != 0 and not token.is_set():
                 error = process.stderr.read().decode("utf-8", "replace").strip() if process.stderr else ""
                 raise SynthesisError(f"espeak-ng failed with voice {name!r}: {error or 'no message'}")
         finally:
@@ -127,5 +152,4 @@ class EspeakSynthesizer(Synthesizer):
             for stream in (process.stdout, process.stderr):
                 if stream is not None:
                     stream.close()
-            with self._lock:
-                self._running.discard(process)
+            stop()

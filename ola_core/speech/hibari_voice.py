@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import SynthesisError
 from ola_core.speech.synthesizer import Synthesizer
 
@@ -64,11 +65,12 @@ class HibariSynthesizer(Synthesizer):
             present.append(name)
         return tuple(present)
 
-    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
-        epoch = self._cancel_epoch()
+    def synthesize(
+        self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
         engine = self._engine(voice or self.default_voice)
         for phonemes in engine.phonemize(text):
-            if self._cancelled_since(epoch):
+            if cancel is not None and cancel.is_set():
                 return
             pcm = engine.from_ids(engine.ids(phonemes), self.speed)
             yield np.asarray(pcm, dtype=np.float32)  # (n,) 24 kHz

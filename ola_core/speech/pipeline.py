@@ -1,16 +1,24 @@
 """SpeechPipeline: text deltas → sentences → synthesized audio → speaker, with barge-in.
 
-The assistant thread feeds model text as it streams (:meth:`SpeechPipeline.feed`). Finished
-sentences go to one synthesis thread (sentences are synthesized in order, one at a time, so a
-GPU voice never runs two requests at once), which queues each chunk on the
+The assistant's answer thread feeds model text as it streams (:meth:`SpeechPipeline.feed`).
+Finished sentences go to one synthesis thread (sentences are synthesized in order, one at a
+time, so a GPU voice never runs two requests at once), which queues each chunk on the
 :class:`~ola_core.speech.player.AudioPlayer` as soon as it exists: sentence n+1 is synthesized
 while sentence n plays, and the first audio starts after the first sentence's first chunk,
 not after the answer.
 
-Every utterance has a number; :meth:`cancel` (barge-in) bumps it, empties the sentence queue,
-cancels the synthesizer between chunks and silences the player, so nothing of the old answer
-can be heard after it returns. The synthesis thread lives as long as the pipeline; per-sentence
+Every utterance (one answer) belongs to a turn and has that turn's
+:class:`~ola_core.cancel.CancelToken` (:meth:`begin`). Its sentences, the synthesizer calls and
+the player's notices all carry the token: once it is set (barge-in, from any thread) the
+synthesis thread skips the turn's queued sentences, the synthesizer stops between chunks, and
+the pipeline's cancel callback silences the player, so nothing of the old answer can be heard
+after ``cancel`` returns. The synthesis thread lives as long as the pipeline; per-sentence
 workers (the watchdog's) end with their sentence or at the cancel.
+
+Events: one vocabulary, :data:`SpeechEvent`. Each carries the turn it belongs to (and the
+sentence index where there is one) and goes straight to ``on_event`` (the assistant's inbox), on
+the thread where it happens: feed (queued), synthesis (synthesized, errors) or the player's
+dispatcher (started playing, finished).
 
 The sink is an :class:`~ola_core.speech.player.AudioPlayer`, or a
 :class:`~ola_core.speech.recording.RecordingSink` that keeps the audio (and may play it too).
@@ -30,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import OlaError, SynthesisError
 from ola_core.speech.player import AudioSink, ChunkStarted, PlaybackFinished, PlayerEvent, SpeakerLost
 from ola_core.speech.splitter import SentenceSplitter
@@ -51,9 +60,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SentenceQueued:
-    """The splitter released sentence ``index``; it waits for the synthesizer."""
+    """The splitter released sentence ``index`` of ``turn``'s answer; it waits for the synthesizer."""
 
-    utterance: int
+    turn: int
     index: int
     text: str
     t: float
@@ -61,9 +70,9 @@ class SentenceQueued:
 
 @dataclass(frozen=True)
 class SentenceSynthesized:
-    """Sentence ``index`` of the utterance is fully synthesized."""
+    """Sentence ``index`` of ``turn``'s answer is fully synthesized."""
 
-    utterance: int
+    turn: int
     index: int
     text: str
     t_first_chunk: float  # time.monotonic() when its first audio chunk existed
@@ -75,7 +84,7 @@ class SentenceSynthesized:
 class SentenceStarted:
     """The first sample of sentence ``index`` reached the speaker at ``t`` (the GUI highlights it)."""
 
-    utterance: int
+    turn: int
     index: int
     text: str
     t: float
@@ -83,18 +92,21 @@ class SentenceStarted:
 
 @dataclass(frozen=True)
 class SpeechFinished:
-    """The utterance's last sample was played at ``t`` (or, when rendering, synthesized)."""
+    """The last sample of ``turn``'s answer (``sentences`` sentences) was played at ``t`` (or,
+    when rendering, synthesized)."""
 
-    utterance: int
+    turn: int
     sentences: int
     t: float
 
 
 @dataclass(frozen=True)
 class SpeechError:
-    """Speaking failed (voice stalled or crashed, speaker gone); the rest of the utterance is dropped."""
+    """Speaking ``turn``'s answer failed at sentence ``index`` (-1: not at a sentence: the speaker
+    went away); the rest of the answer is dropped."""
 
-    utterance: int
+    turn: int
+    index: int
     error: OlaError
     t: float
 
@@ -120,17 +132,27 @@ class RenderedSpeech:
         soundfile.write(str(path), self.pcm, self.sample_rate, subtype="PCM_16")
 
 
+@dataclass(eq=False)
+class _Utterance:
+    """One answer being spoken; its jobs and the player's markers point at it."""
+
+    turn: int
+    token: CancelToken
+    sentences: int = 0  # handed out so far
+    failed: bool = False  # synthesis failed: its remaining sentences are dropped
+    unlink: Callable[[], None] = lambda: None  # removes the pipeline's callback from the token
+
+
 @dataclass(frozen=True)
 class _Sentence:
-    utterance: int
+    utterance: _Utterance
     index: int
     text: str
 
 
 @dataclass(frozen=True)
 class _EndOfUtterance:
-    utterance: int
-    sentences: int
+    utterance: _Utterance
 
 
 _CLOSE = object()
@@ -162,17 +184,15 @@ class SpeechPipeline:
         self.on_event = on_event
         self._new_splitter = splitter
         self._splitter = splitter()
-        self._utterance = 0  # the utterance feed() adds to
-        self._alive_from = 0  # utterances below this were cancelled
-        self._index = 0  # sentences handed out in the current utterance
-        self._sounding = 0  # the utterance whose audio was queued last (a lost device interrupts it)
+        self._current: _Utterance | None = None  # the utterance feed() adds to
+        self._open: list[_Utterance] = []  # begun and not yet finished, failed or cancelled
+        self._sounding: _Utterance | None = None  # whose audio was queued last (a lost device ends it)
         # feed/finish/cancel come from different threads; re-entrant so that an event handler (called
-        # under it for SentenceQueued) may call cancel()
+        # under it for SentenceQueued) may cancel
         self._lock = threading.RLock()
         self._jobs: queue.SimpleQueue[_Sentence | _EndOfUtterance | object] = queue.SimpleQueue()
         self._done = threading.Event()
         self._done.set()
-        self._failed: int | None = None  # utterance whose synthesis failed: drop its remaining sentences
         self._worker: threading.Thread | None = None
         if player is not None:
             player.on_event = self._on_player_event
@@ -180,28 +200,39 @@ class SpeechPipeline:
             self._worker.start()
 
     # -- speaking -------------------------------------------------------------------------------
-    @property
-    def utterance(self) -> int:
-        """Number of the current utterance (events carry it; stale ones can be ignored)."""
-        return self._utterance
+    def begin(self, turn: int, cancel: CancelToken | None = None) -> CancelToken:
+        """Start speaking ``turn``'s answer; setting ``cancel`` (a new token if None) silences it.
+
+        The previous utterance must be finished (``finish``) or cancelled; it plays out first.
+        """
+        self._require_player()
+        token = cancel if cancel is not None else CancelToken()
+        utterance = _Utterance(turn, token)
+        with self._lock:
+            self._current = utterance
+            self._open.append(utterance)
+            self._splitter = self._new_splitter()
+            self._done.clear()
+        utterance.unlink = token.on_cancel(lambda _: self._silence(utterance))
+        return token
 
     def feed(self, delta: str) -> None:
-        """More text of the current utterance (starts one if none is running)."""
+        """More text of the current utterance (begins one, numbered after the last, if none is)."""
         self._require_player()
         with self._lock:
-            self._done.clear()
+            utterance = self._current_or_new()
             for text in self._splitter.feed(delta):
-                self._submit(text)
+                self._submit(utterance, text)
 
     def finish(self) -> None:
         """The text is complete: speak what is left, then report SpeechFinished."""
         self._require_player()
         with self._lock:
-            self._done.clear()
+            utterance = self._current_or_new()
             for text in self._splitter.flush():
-                self._submit(text)
-            self._jobs.put(_EndOfUtterance(self._utterance, self._index))
-            self._next_utterance(cancelled=False)
+                self._submit(utterance, text)
+            self._jobs.put(_EndOfUtterance(utterance))
+            self._current = None
 
     def speak(self, text: str) -> None:
         """A whole text at once (``feed`` + ``finish``)."""
@@ -209,17 +240,14 @@ class SpeechPipeline:
         self.finish()
 
     def cancel(self) -> None:
-        """Barge-in: silence now, forget the rest of the utterance. Returns within milliseconds."""
+        """Barge-in: cancel every utterance still being spoken. Returns within milliseconds."""
         with self._lock:
-            self._next_utterance(cancelled=True)
-            self._drain_jobs()
-            self.synthesizer.cancel()
-            if self.player is not None:
-                self.player.stop()
-            self._done.set()
+            utterances = list(self._open)
+        for utterance in utterances:
+            utterance.token.cancel("stopped")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the last finished utterance has been played (or cancelled)."""
+        """Block until every finished utterance has been played (or cancelled)."""
         return self._done.wait(timeout)
 
     def close(self) -> None:
@@ -236,8 +264,8 @@ class SpeechPipeline:
     def render(self, text: str | Iterable[str]) -> RenderedSpeech:
         """Split and synthesize ``text`` (a string or its deltas) into one array, without playing.
 
-        Runs on the calling thread; SentenceSynthesized / SpeechFinished events are emitted, and
-        a failing or stalled voice raises :class:`SynthesisError`.
+        Runs on the calling thread; SentenceSynthesized / SpeechFinished events (turn -1) are
+        emitted, and a failing or stalled voice raises :class:`SynthesisError`.
         """
         splitter = self._new_splitter()
         deltas = [text] if isinstance(text, str) else text
@@ -267,113 +295,128 @@ class SpeechPipeline:
         if self.player is None:
             raise RuntimeError("this SpeechPipeline has no player; use render()")
 
-    def _submit(self, text: str) -> None:
-        self._jobs.put(_Sentence(self._utterance, self._index, text))
-        self._emit(SentenceQueued(self._utterance, self._index, text, time.monotonic()))
-        self._index += 1
+    def _current_or_new(self) -> _Utterance:
+        """Called under the lock."""
+        if self._current is None:
+            last = self._open[-1].turn if self._open else -1
+            self.begin(last + 1)
+        assert self._current is not None
+        return self._current
 
-    def _next_utterance(self, cancelled: bool) -> None:
-        self._utterance += 1
-        self._index = 0
-        if cancelled:
-            self._alive_from = self._utterance
-        self._splitter = self._new_splitter()
+    def _submit(self, utterance: _Utterance, text: str) -> None:
+        self._jobs.put(_Sentence(utterance, utterance.sentences, text))
+        self._emit(SentenceQueued(utterance.turn, utterance.sentences, text, time.monotonic()))
+        utterance.sentences += 1
 
-    def _drain_jobs(self) -> None:
-        try:
-            while True:
-                job = self._jobs.get_nowait()
-                if job is _CLOSE:  # keep a pending close request
-                    self._jobs.put(job)
-                    return
-        except queue.Empty:
-            return
+    def _silence(self, utterance: _Utterance) -> None:
+        """The token's callback (on the cancelling thread): the player falls silent now.
 
-    def _live(self, utterance: int) -> bool:
-        """Still wanted? finish() moves on to the next number while the old one is still spoken;
-        only cancel() kills utterances."""
-        return utterance >= self._alive_from
+        Atomic with the synthesis thread's ``play`` (the lock): no chunk of a cancelled answer
+        is queued after this. Its queued sentences are skipped by the synthesis thread.
+        """
+        with self._lock:
+            if utterance not in self._open:
+                return  # already played out: the player may be speaking a newer answer
+            sounding = self._sounding is utterance
+            self._close(utterance)
+            if sounding and self.player is not None:
+                self.player.stop()
+
+    def _close(self, utterance: _Utterance) -> None:
+        """It ends (played, failed or cancelled); under the lock."""
+        if utterance in self._open:
+            self._open.remove(utterance)
+            utterance.unlink()
+        if self._current is utterance:
+            self._current = None
+        if not self._open:
+            self._done.set()
 
     def _synthesis_loop(self) -> None:
-        assert self.player is not None
         while True:
             job = self._jobs.get()
             if job is _CLOSE:
                 return
-            if isinstance(job, _EndOfUtterance):
-                if not self._live(job.utterance) or self._failed == job.utterance:
-                    continue
-                if job.sentences:
-                    self._end_playback(job)
-                else:
-                    self._finished(job)
+            assert isinstance(job, _Sentence | _EndOfUtterance)
+            utterance = job.utterance
+            if utterance.token.is_set() or utterance.failed:
                 continue
-            assert isinstance(job, _Sentence)
-            if self._live(job.utterance) and self._failed != job.utterance:
+            if isinstance(job, _EndOfUtterance):
+                if utterance.sentences:
+                    self._end_playback(utterance)
+                else:
+                    self._finished(utterance)
+            else:
                 self._speak_sentence(job)
 
     def _speak_sentence(self, job: _Sentence) -> None:
         assert self.player is not None
+        utterance = job.utterance
         rate = self.synthesizer.sample_rate
         t_first: float | None = None
         samples = 0
         try:
-            for pcm in self.synthesizer.synthesize(job.text, self.voice):
+            for pcm in self.synthesizer.synthesize(job.text, self.voice, utterance.token):
                 first = t_first is None
                 t_first = time.monotonic() if first else t_first
-                with self._lock:  # atomic with cancel(): no chunk of a cancelled answer gets queued
-                    if not self._live(job.utterance):
+                with self._lock:  # atomic with _silence(): no chunk of a cancelled answer gets queued
+                    if utterance.token.is_set():
                         return
-                    self._sounding = job.utterance
-                    self.player.play(pcm, rate, marker=job if first else None)
+                    self._sounding = utterance
+                    self.player.play(pcm, rate, marker=job if first else None, cancel=utterance.token)
                 samples += len(pcm)
         except OlaError as error:
-            self._fail(job.utterance, error)
+            self._fail(job, error)
             return
         except Exception as error:  # the synthesizer is wrapped, but a player error may surface here
-            self._fail(job.utterance, SynthesisError(f"Speaking failed ({error})."))
+            self._fail(job, SynthesisError(f"Speaking failed ({error})."))
             return
         now = time.monotonic()
         self._emit(
-            SentenceSynthesized(job.utterance, job.index, job.text, t_first or now, now, samples / rate)
+            SentenceSynthesized(utterance.turn, job.index, job.text, t_first or now, now, samples / rate)
         )
 
-    def _fail(self, utterance: int, error: OlaError) -> None:
+    def _fail(self, job: _Sentence | _EndOfUtterance, error: OlaError) -> None:
         log.warning("speech failed: %s", error)
-        self._failed = utterance
-        self._emit(SpeechError(utterance, error, time.monotonic()))
-        if self.player is not None:  # what was already synthesized still plays
-            self._end_playback(_EndOfUtterance(utterance, -1))
+        utterance = job.utterance
+        utterance.failed = True
+        index = job.index if isinstance(job, _Sentence) else -1
+        self._emit(SpeechError(utterance.turn, index, error, time.monotonic()))
+        self._end_playback(utterance)  # what was already synthesized still plays
 
-    def _end_playback(self, end: _EndOfUtterance) -> None:
-        """Let the player play out and report ``end``; a device that is gone ends the answer."""
+    def _end_playback(self, utterance: _Utterance) -> None:
+        """Let the player play out and report the end; a device that is gone ends the answer."""
         assert self.player is not None
         try:
-            self.player.end(marker=end)
+            self.player.end(marker=_EndOfUtterance(utterance), cancel=utterance.token)
         except OlaError as error:  # e.g. no speaker at all: nothing left to wait for
-            if self._failed != end.utterance:
-                self._fail(end.utterance, error)
+            if not utterance.failed:
+                self._fail(_EndOfUtterance(utterance), error)
             else:
-                self._done.set()
+                with self._lock:
+                    self._close(utterance)
 
     def _on_player_event(self, event: PlayerEvent) -> None:
         if isinstance(event, ChunkStarted) and isinstance(event.marker, _Sentence):
             job = event.marker
-            if self._live(job.utterance):
-                self._emit(SentenceStarted(job.utterance, job.index, job.text, event.t))
+            if not job.utterance.token.is_set():
+                self._emit(SentenceStarted(job.utterance.turn, job.index, job.text, event.t))
         elif isinstance(event, PlaybackFinished) and isinstance(event.marker, _EndOfUtterance):
-            if self._live(event.marker.utterance):
-                self._finished(event.marker, event.t)
+            if not event.marker.utterance.token.is_set():
+                self._finished(event.marker.utterance, event.t)
         elif isinstance(event, SpeakerLost):
-            self._emit(SpeechError(self._sounding, event.error, event.t))
-            self._done.set()
+            utterance = self._sounding
+            if utterance is not None and utterance in self._open:
+                self._emit(SpeechError(utterance.turn, -1, event.error, event.t))
+            with self._lock:
+                for dropped in list(self._open):  # the player dropped everything queued
+                    self._close(dropped)
 
-    def _finished(self, end: _EndOfUtterance, t: float | None = None) -> None:
-        if end.sentences >= 0:  # -1: ended by an error, already reported
-            self._emit(SpeechFinished(end.utterance, end.sentences, t or time.monotonic()))
+    def _finished(self, utterance: _Utterance, t: float | None = None) -> None:
+        if not utterance.failed:  # a failure was reported already
+            self._emit(SpeechFinished(utterance.turn, utterance.sentences, t or time.monotonic()))
         with self._lock:
-            if end.utterance == self._utterance - 1 and self._index == 0:
-                self._done.set()  # nothing newer is being spoken or fed
+            self._close(utterance)
 
     def _emit(self, event: SpeechEvent) -> None:
         if self.on_event is None:

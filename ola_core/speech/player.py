@@ -14,6 +14,11 @@ Design, and why:
   after the whole device latency.
 * Everything actually sent to the device, silence included, is kept in :class:`PlayedSignal`
   with DAC timestamps: the reference an echo canceller subtracts from the microphone.
+* Every notice carries the tokens it depends on: the player's own (replaced by each ``stop()``)
+  and the turn's :class:`~ola_core.cancel.CancelToken` passed to ``play``/``end``; a notice is
+  delivered only while none of them is set, so nothing of a cancelled turn is reported.
+* The player never looks devices up itself (speech does not import capture): whoever builds it
+  passes ``locate``, which turns the speaker name into where to open the stream.
 * A device that disappears (the stream finishes or stops calling back without being asked)
   becomes a :class:`SpeakerLost` event; the queued audio is dropped and the next ``play()``
   opens a stream again (on the default device if the chosen one is gone).
@@ -32,18 +37,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-import soxr
 
-from ola_core.capture.devices import StreamTarget, stream_target
+from ola_core.cancel import CancelToken
 from ola_core.errors import AudioDeviceError
+from ola_core.speech.playback_buffer import Audio, End, Item, Mark, MarkedResampler, PlayedAudio, PlayedSignal
 
 __all__ = [
     "AudioPlayer",
     "AudioSink",
     "ChunkStarted",
+    "DefaultOutput",
+    "OutputTarget",
     "PlaybackFinished",
     "PlayedAudio",
     "PlayedSignal",
+    "SpeakerLocator",
     "SpeakerLost",
 ]
 
@@ -80,156 +88,58 @@ class SpeakerLost:
 PlayerEvent = ChunkStarted | PlaybackFinished | SpeakerLost
 
 
+class OutputTarget(Protocol):
+    """Where to open the output stream (``ola_core.capture.devices.StreamTarget`` is one)."""
+
+    @property
+    def portaudio_device(self) -> str | None: ...
+    def opening(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+@dataclass(frozen=True)
+class DefaultOutput:
+    """PortAudio's default output, opened as is: the target when no ``locate`` is given."""
+
+    portaudio_device: str | None = None
+
+    def opening(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+SpeakerLocator = Callable[[str | None], OutputTarget]  # raises AudioDeviceError when the name is gone
+
+
+@dataclass(frozen=True)
+class _Tag:
+    """A caller's marker with the tokens its notice depends on."""
+
+    marker: object
+    tokens: tuple[CancelToken, ...]
+
+
+def _live(tokens: tuple[CancelToken, ...]) -> bool:
+    return not any(token.is_set() for token in tokens)
+
+
 class AudioSink(Protocol):
     """Where the speech pipeline sends audio: the :class:`AudioPlayer`, or a recording sink."""
 
     on_event: Callable[[PlayerEvent], None] | None
 
-    def play(self, pcm: np.ndarray, sample_rate: int, marker: object = None) -> None: ...
-    def end(self, marker: object = None) -> None: ...
+    def play(
+        self, pcm: np.ndarray, sample_rate: int, marker: object = None, cancel: CancelToken | None = None
+    ) -> None: ...
+    def end(self, marker: object = None, cancel: CancelToken | None = None) -> None: ...
     def stop(self) -> None: ...
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class PlayedAudio:
-    """A stretch of what was sent to the speaker."""
-
-    pcm: np.ndarray  # (n,) float32 mono, after volume
-    sample_rate: int
-    start_index: int  # index of pcm[0] in the stream of everything ever played
-    t_start: float  # time.monotonic() when pcm[0] reached the DAC
-
-
-class PlayedSignal:
-    """Ring buffer of the mono signal sent to the device, with the DAC time of each block.
-
-    Written by the audio callback only; read by any thread (an echo canceller keeps a cursor and
-    calls :meth:`read` with it).
-    """
-
-    def __init__(self, sample_rate: int, seconds: float) -> None:
-        self.sample_rate = sample_rate
-        self._ring = np.zeros(max(1, int(sample_rate * seconds)), np.float32)
-        self._written = 0  # samples ever written
-        self._anchors: collections.deque[tuple[int, float]] = collections.deque(maxlen=4096)  # (index, t)
-        self._lock = threading.Lock()
-
-    @property
-    def written(self) -> int:
-        return self._written
-
-    def write(self, block: np.ndarray, t0: float) -> None:
-        size = len(self._ring)
-        n = min(len(block), size)
-        with self._lock:
-            start = self._written % size
-            first = min(n, size - start)
-            self._ring[start : start + first] = block[-n:][:first]
-            self._ring[: n - first] = block[-n:][first:]
-            self._anchors.append((self._written, t0))
-            self._written += len(block)
-
-    def read(self, since: int = 0) -> PlayedAudio:
-        """Everything written from sample index ``since`` (clamped to what the ring still holds)."""
-        with self._lock:
-            size = len(self._ring)
-            start = max(since, self._written - size, 0)
-            count = self._written - start
-            first = start % size
-            pcm = np.concatenate(
-                [self._ring[first : first + count], self._ring[: max(0, first + count - size)]]
-            )
-            t_start = self._time_of(start)
-        return PlayedAudio(pcm, self.sample_rate, start, t_start)
-
-    def latest(self, seconds: float) -> PlayedAudio:
-        return self.read(self._written - int(seconds * self.sample_rate))
-
-    def _time_of(self, index: int) -> float:
-        for anchor_index, anchor_t in reversed(self._anchors):
-            if anchor_index <= index:
-                return anchor_t + (index - anchor_index) / self.sample_rate
-        return float("nan")
-
-
-@dataclass
-class _Audio:
-    pcm: np.ndarray  # (n,) float32 at the device rate
-
-
-@dataclass(frozen=True)
-class _Mark:
-    marker: object
-
-
-@dataclass(frozen=True)
-class _End:
-    marker: object
-
-
-_Item = _Audio | _Mark | _End
-
-
-class _Converter:
-    """Resamples one source rate to the device rate, keeping markers at their exact sample.
-
-    A streaming resampler holds back a few milliseconds of output, so "after the resampled
-    output of chunk k" is not where chunk k+1 starts; markers are placed at source position ×
-    rate ratio instead, inside whichever later output reaches that position.
-    """
-
-    def __init__(self, source_rate: int, device_rate: int) -> None:
-        self.source_rate = source_rate
-        self.ratio = device_rate / source_rate
-        self._stream = (
-            None
-            if source_rate == device_rate
-            else soxr.ResampleStream(source_rate, device_rate, 1, dtype="float32", quality="HQ")
-        )
-        self._fed = 0  # source samples in
-        self._made = 0  # device-rate samples out
-        self._marks: collections.deque[tuple[int, object]] = collections.deque()  # (output index, marker)
-
-    def convert(self, pcm: np.ndarray, marker: object = None) -> list[_Item]:
-        if marker is not None:
-            self._marks.append((round(self._fed * self.ratio), marker))
-        self._fed += len(pcm)
-        out = pcm.copy() if self._stream is None else self._stream.resample_chunk(pcm)
-        return self._place(out)
-
-    def finish(self) -> list[_Item]:
-        """The resampler's tail, and any marker not yet reached."""
-        tail = (
-            np.zeros(0, np.float32)
-            if self._stream is None
-            else self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
-        )
-        items = self._place(tail)
-        items += [_Mark(marker) for _, marker in self._marks]
-        self._marks.clear()
-        return items
-
-    def _place(self, out: np.ndarray) -> list[_Item]:
-        items: list[_Item] = []
-        cursor = 0
-        while self._marks and self._marks[0][0] <= self._made + len(out):
-            cut = max(0, self._marks[0][0] - self._made)
-            if cut > cursor:
-                items.append(_Audio(out[cursor:cut]))
-            cursor = max(cursor, cut)
-            items.append(_Mark(self._marks.popleft()[1]))
-        if cursor < len(out):
-            items.append(_Audio(out[cursor:]))
-        self._made += len(out)
-        return items
 
 
 class AudioPlayer:
     """Plays float32 mono chunks at any sample rate on one output device; see the module docstring.
 
-    ``device``: a speaker name from :func:`ola_core.capture.devices.list_speakers` (None: the
-    system default). ``on_event``
+    ``device``: a speaker name that ``locate`` resolves (the assistant passes
+    ``ola_core.capture.devices.stream_target``; without ``locate`` only PortAudio's default
+    output is used). ``on_event``
     receives :data:`PlayerEvent` objects, ``on_played`` every new stretch of the played signal
     (echo-canceller reference, about every 10 ms), both on the player's dispatcher thread.
     """
@@ -244,24 +154,28 @@ class AudioPlayer:
         reference_seconds: float = 10.0,
         on_event: Callable[[PlayerEvent], None] | None = None,
         on_played: Callable[[PlayedAudio], None] | None = None,
+        locate: SpeakerLocator | None = None,
     ) -> None:
         self.device = device
+        self._locate = locate
         self.block_ms = block_ms
         self.latency = latency
         self.reference_seconds = reference_seconds
         self.on_event = on_event
         self.on_played = on_played
         self._volume = float(np.clip(volume, 0.0, 1.0))
-        self._items: collections.deque[_Item] = collections.deque()
+        self._items: collections.deque[Item] = collections.deque()
         self._offset = 0  # samples of _items[0] already played
         self._lock = threading.Lock()
-        self._converter: _Converter | None = None  # for the source rate of the chunks now arriving
+        self._converter: MarkedResampler | None = None  # for the source rate of the chunks now arriving
         self._stream: Any = None
         self._rate = 0
         self._channels = 0
         self._block: np.ndarray = np.zeros(0, np.float32)
-        self._notices: queue.SimpleQueue[tuple[PlayerEvent, int] | None] = queue.SimpleQueue()  # None: quit
-        self._epoch = 0  # bumped by stop(): notices of dropped audio are not delivered
+        self._notices: queue.SimpleQueue[tuple[PlayerEvent, tuple[CancelToken, ...]] | None] = (
+            queue.SimpleQueue()
+        )  # None: quit
+        self._token = CancelToken()  # replaced by stop(): notices of dropped audio are not delivered
         self._expected_finish = False
         self._last_callback = 0.0
         self._clock_anchor = 0.0  # DAC time of the first frame since the stream (re)started
@@ -304,25 +218,29 @@ class AudioPlayer:
         if self._stream is None:
             self._open_stream()
 
-    def play(self, pcm: np.ndarray, sample_rate: int, marker: object = None) -> None:
-        """Queue a chunk (n,) float32 mono; ``marker`` (if not None) gets a ChunkStarted event."""
+    def play(
+        self, pcm: np.ndarray, sample_rate: int, marker: object = None, cancel: CancelToken | None = None
+    ) -> None:
+        """Queue a chunk (n,) float32 mono; ``marker`` (if not None) gets a ChunkStarted event,
+        unless ``cancel`` (the turn's token) or a ``stop()`` comes first."""
         self.open()
         converter = self._converter
         if converter is None or converter.source_rate != sample_rate:
             self._enqueue(converter.finish() if converter else [])
-            converter = self._converter = _Converter(sample_rate, self._rate)
-        self._enqueue(converter.convert(np.asarray(pcm, np.float32).reshape(-1), marker))
+            converter = self._converter = MarkedResampler(sample_rate, self._rate)
+        tag = None if marker is None else self._tag(marker, cancel)
+        self._enqueue(converter.convert(np.asarray(pcm, np.float32).reshape(-1), tag))
 
-    def end(self, marker: object = None) -> None:
+    def end(self, marker: object = None, cancel: CancelToken | None = None) -> None:
         """No more audio for now: play out the resampler's tail, then report PlaybackFinished."""
         self.open()
         converter, self._converter = self._converter, None
-        self._enqueue([*(converter.finish() if converter else []), _End(marker)])
+        self._enqueue([*(converter.finish() if converter else []), End(self._tag(marker, cancel))])
 
     def stop(self) -> None:
         """Silence now and drop everything queued (barge-in). The player stays usable."""
         with self._lock:
-            self._epoch += 1
+            self._drop_notices()
             self._items.clear()
             self._offset = 0
             self._playing = False
@@ -368,23 +286,33 @@ class AudioPlayer:
         self.close()
 
     # -- internals ------------------------------------------------------------------------------
-    def _enqueue(self, items: list[_Item]) -> None:
+    def _tag(self, marker: object, cancel: CancelToken | None) -> _Tag:
+        return _Tag(marker, (self._token,) if cancel is None else (self._token, cancel))
+
+    def _drop_notices(self) -> None:
+        """Notices of what was queued until now are not delivered (called under the lock)."""
+        self._token.cancel("stopped")
+        self._token = CancelToken()
+
+    def _enqueue(self, items: list[Item]) -> None:
         if not items:
             return
         with self._lock:
             self._items.extend(items)
-            self._playing = self._playing or any(isinstance(item, _Audio) for item in items)
+            self._playing = self._playing or any(isinstance(item, Audio) for item in items)
             self._idle.clear()
 
-    def _target(self) -> StreamTarget:
+    def _target(self) -> OutputTarget:
         """Where to open the stream: the chosen speaker, or the default when it is gone."""
+        if self._locate is None:
+            return DefaultOutput()
         if self.device is not None:
             try:
-                return stream_target("output", str(self.device))
+                return self._locate(str(self.device))
             except AudioDeviceError as error:
                 log.warning("output device %r is gone; using the default (%s)", self.device, error)
                 self.device = None
-        return stream_target("output", None)
+        return self._locate(None)
 
     def _open_stream(self) -> None:
         try:
@@ -466,11 +394,10 @@ class AudioPlayer:
         block = self._block[:frames]
         filled = 0
         with self._lock:
-            epoch = self._epoch
             items = self._items
             while filled < frames and items:
                 item = items[0]
-                if isinstance(item, _Audio):
+                if isinstance(item, Audio):
                     n = min(frames - filled, len(item.pcm) - self._offset)
                     block[filled : filled + n] = item.pcm[self._offset : self._offset + n]
                     filled += n
@@ -478,10 +405,14 @@ class AudioPlayer:
                     if self._offset < len(item.pcm):
                         break
                     self._offset = 0
-                elif isinstance(item, _Mark):
-                    self._notices.put((ChunkStarted(item.marker, t0 + filled / self._rate), epoch))
+                elif isinstance(item, Mark):
+                    tag = item.marker
+                    assert isinstance(tag, _Tag)
+                    self._notices.put((ChunkStarted(tag.marker, t0 + filled / self._rate), tag.tokens))
                 else:
-                    self._notices.put((PlaybackFinished(item.marker, t0 + filled / self._rate), epoch))
+                    tag = item.marker
+                    assert isinstance(tag, _Tag)
+                    self._notices.put((PlaybackFinished(tag.marker, t0 + filled / self._rate), tag.tokens))
                     self._playing = False
                 items.popleft()
             if filled < frames and self._playing:
@@ -498,7 +429,7 @@ class AudioPlayer:
     def _finished(self) -> None:
         if not self._expected_finish:
             self._notices.put(
-                (SpeakerLost(AudioDeviceError("The speaker disappeared."), time.monotonic()), -1)
+                (SpeakerLost(AudioDeviceError("The speaker disappeared."), time.monotonic()), ())
             )
 
     def _lose(self, error: AudioDeviceError) -> None:
@@ -507,7 +438,7 @@ class AudioPlayer:
             self._offset = 0
             self._playing = False
             self._idle.set()
-            self._epoch += 1
+            self._drop_notices()
         self._converter = None
         self._close_stream()
         log.warning("%s", error)
@@ -515,13 +446,13 @@ class AudioPlayer:
 
     def _dispatch(self) -> None:
         """Deliver notices when their sample is heard, feed ``on_played``, watch for a stalled device."""
-        due: collections.deque[tuple[PlayerEvent, int]] = collections.deque()  # in DAC-time order
+        due: collections.deque[tuple[PlayerEvent, tuple[CancelToken, ...]]] = collections.deque()  # DAC order
         played_cursor = self.played.written if self.played is not None else 0
         while not self._closed.is_set():
             wait = (
                 _DISPATCH_TICK if not due else min(_DISPATCH_TICK, max(0.0, due[0][0].t - time.monotonic()))
             )
-            notice: tuple[PlayerEvent, int] | bool | None
+            notice: tuple[PlayerEvent, tuple[CancelToken, ...]] | bool | None
             try:
                 notice = self._notices.get(timeout=wait)
             except queue.Empty:
@@ -529,16 +460,16 @@ class AudioPlayer:
             if notice is None:
                 return
             if isinstance(notice, tuple):
-                event, epoch = notice
+                event, tokens = notice
                 if isinstance(event, SpeakerLost):
                     stream = self._stream
                     if stream is not None and not stream.active and not self._expected_finish:
                         self._lose(event.error)
                 else:
-                    due.append((event, epoch))
+                    due.append((event, tokens))
             while due and due[0][0].t <= time.monotonic():
-                event, epoch = due.popleft()
-                if epoch == self._epoch:  # not dropped by a stop() meanwhile
+                event, tokens = due.popleft()
+                if _live(tokens):  # not dropped by a stop() or the turn's cancel meanwhile
                     self._emit(event)
             played = self.played
             if self.on_played is not None and played is not None and played.written > played_cursor:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from ola_core.cancel import CancelToken
 from ola_core.speech.pipeline import RenderedSpeech
 from ola_core.speech.player import AudioPlayer, ChunkStarted, PlaybackFinished, PlayerEvent
 
@@ -36,7 +37,9 @@ class RecordingSink:
         if player is not None:
             player.on_event = self._forward
 
-    def play(self, pcm: np.ndarray, sample_rate: int, marker: object = None) -> None:
+    def play(
+        self, pcm: np.ndarray, sample_rate: int, marker: object = None, cancel: CancelToken | None = None
+    ) -> None:
         pcm = np.asarray(pcm, np.float32).reshape(-1)
         with self._lock:
             rate = self._rate = self._rate or sample_rate
@@ -46,14 +49,14 @@ class RecordingSink:
             self._parts.append(kept)
             self._samples += len(kept)
         if self.player is not None:
-            self.player.play(pcm, sample_rate, marker)
-        elif marker is not None:
+            self.player.play(pcm, sample_rate, marker, cancel)
+        elif marker is not None and not (cancel is not None and cancel.is_set()):
             self._forward(ChunkStarted(marker, time.monotonic()))
 
-    def end(self, marker: object = None) -> None:
+    def end(self, marker: object = None, cancel: CancelToken | None = None) -> None:
         if self.player is not None:
-            self.player.end(marker)
-        else:
+            self.player.end(marker, cancel)
+        elif not (cancel is not None and cancel.is_set()):
             self._forward(PlaybackFinished(marker, time.monotonic()))
 
     def stop(self) -> None:

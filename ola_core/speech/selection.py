@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import SynthesisError
 from ola_core.speech.espeak_voice import EspeakSynthesizer
 from ola_core.speech.hibari_voice import HibariSynthesizer
@@ -165,8 +166,9 @@ class LanguageRouter(Synthesizer):
     def synthesizer_for(self, text: str) -> Synthesizer:
         return self.routes.get(detect_language(text), self.fallback)
 
-    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
-        epoch = self._cancel_epoch()
+    def synthesize(
+        self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
         member = self.synthesizer_for(text)
         # A voice name belongs to one engine: pass it only to an engine that knows it.
         chosen = voice if voice in member.voices() else None
@@ -175,8 +177,8 @@ class LanguageRouter(Synthesizer):
             if member.sample_rate == self.sample_rate
             else soxr.ResampleStream(member.sample_rate, self.sample_rate, 1, dtype="float32", quality="HQ")
         )
-        for pcm in member.synthesize(text, chosen):
-            if self._cancelled_since(epoch):
+        for pcm in member.synthesize(text, chosen, cancel):
+            if cancel is not None and cancel.is_set():
                 return
             yield pcm if resampler is None else resampler.resample_chunk(pcm)
         if resampler is not None:
@@ -185,11 +187,6 @@ class LanguageRouter(Synthesizer):
     def warm_up(self) -> None:
         for member in self._members:
             member.warm_up()
-
-    def cancel(self) -> None:
-        super().cancel()
-        for member in self._members:
-            member.cancel()
 
     def voices(self) -> tuple[str, ...]:
         return tuple(v for member in self._members for v in member.voices())

@@ -1,15 +1,16 @@
 """The `Synthesizer` contract every voice implements, and the watchdog that guards it.
 
 A synthesizer turns one sentence into float32 mono PCM chunks at its declared ``sample_rate``.
-It is driven from one synthesis thread, sentence after sentence; ``cancel()`` may come from any
-thread (barge-in) and stops the ``synthesize()`` calls running at that moment between chunks.
+It is driven from one synthesis thread, sentence after sentence, each call with the turn's
+:class:`~ola_core.cancel.CancelToken`: once the token is set (barge-in, from any thread) the call
+stops between chunks; a voice with a slow step (a subprocess) also registers a callback on it.
 
 Why a watchdog: the CosyVoice runtime can hang forever when its LLM thread dies (it polls a
 dictionary that is never filled; docs/speech-output-notes.md §1.2), and a hung synthesizer would hang the
 whole turn. :class:`WatchdogSynthesizer` runs the wrapped generator on a worker thread and turns
 "no chunk for N seconds" into :class:`~ola_core.errors.SynthesisError`. A Python thread cannot
 be killed, so a truly stuck worker is cancelled and abandoned (it is a daemon thread); every
-synthesizer that honours ``cancel()`` between chunks leaves nothing behind.
+synthesizer that checks its token between chunks leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import OlaError, SynthesisError
 
 __all__ = ["Synthesizer", "WatchdogSynthesizer"]
@@ -32,41 +34,30 @@ __all__ = ["Synthesizer", "WatchdogSynthesizer"]
 class Synthesizer(ABC):
     """One voice engine: text in, float32 mono PCM chunks (values in [-1, 1]) out.
 
-    Subclasses set the three class (or instance) attributes and implement ``synthesize``.
-    ``cancel`` has a working default: it bumps a counter, and ``synthesize`` implementations call
-    :meth:`_cancel_epoch` once at their start and :meth:`_cancelled_since` between chunks. The
-    counter (rather than a flag that ``synthesize`` would clear) makes a cancel that races with
-    the start of the next sentence harmless: only calls already running are stopped.
+    Subclasses set the three class (or instance) attributes and implement ``synthesize``, which
+    checks ``cancel.is_set()`` between chunks (a token per call, rather than a flag on the voice
+    that ``synthesize`` would clear, makes a cancel that races with the start of the next
+    sentence harmless: only the cancelled turn's calls stop).
     """
 
     name: str
     sample_rate: int
     languages: frozenset[str]  # ISO 639-1 codes this voice speaks well, e.g. {"en"} or {"zh", "en"}
 
-    _cancels: int = 0
-
     @abstractmethod
-    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
-        """Yield float32 mono chunks (n,) for ``text``; stop between chunks once cancelled."""
+    def synthesize(
+        self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield float32 mono chunks (n,) for ``text``; stop between chunks once ``cancel`` is set."""
 
     def warm_up(self) -> None:
         """Pay one-off costs (sessions, caches, graph compilation) before the first real sentence."""
         for _ in self.synthesize("Hello."):
             pass
 
-    def cancel(self) -> None:
-        """Stop the ``synthesize`` calls running now, between chunks. Safe from any thread."""
-        self._cancels += 1
-
     def voices(self) -> tuple[str, ...]:
         """Names accepted as ``voice``; empty when the engine has a single voice."""
         return ()
-
-    def _cancel_epoch(self) -> int:
-        return self._cancels
-
-    def _cancelled_since(self, epoch: int) -> bool:
-        return self._cancels != epoch
 
 
 @dataclass(frozen=True)
@@ -108,20 +99,20 @@ class WatchdogSynthesizer(Synthesizer):
     def warm_up(self) -> None:
         self._guard(self.inner.warm_up, self.first_chunk_timeout, "warming up")
 
-    def cancel(self) -> None:
-        super().cancel()
-        self.inner.cancel()
-
-    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
-        epoch = self._cancel_epoch()
+    def synthesize(
+        self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
+        turn = cancel or CancelToken()
+        # The inner call's own token: set by the turn's, by a stall, or when this generator closes.
+        inner = CancelToken()
+        unlink = turn.on_cancel(inner.cancel)
         chunks: queue.Queue[_Chunk | _Failed | object] = queue.Queue()
-        stop = threading.Event()
 
         def work() -> None:
-            stream = self.inner.synthesize(text, voice)
+            stream = self.inner.synthesize(text, voice, inner)
             try:
                 for pcm in stream:
-                    if stop.is_set():
+                    if inner.is_set():
                         return
                     chunks.put(_Chunk(pcm))
                 chunks.put(_DONE)
@@ -137,7 +128,7 @@ class WatchdogSynthesizer(Synthesizer):
         timeout = self.first_chunk_timeout
         try:
             while True:
-                item = self._next(chunks, timeout, epoch)
+                item = self._next(chunks, timeout, turn, inner)
                 if item is None:  # cancelled
                     return
                 if item is _DONE:
@@ -149,19 +140,24 @@ class WatchdogSynthesizer(Synthesizer):
                 yield item.pcm
                 timeout = self.chunk_timeout
         finally:
-            stop.set()
+            unlink()
+            inner.cancel("closed")
 
     def _next(
-        self, chunks: queue.Queue[_Chunk | _Failed | object], timeout: float, epoch: int
+        self,
+        chunks: queue.Queue[_Chunk | _Failed | object],
+        timeout: float,
+        turn: CancelToken,
+        inner: CancelToken,
     ) -> _Chunk | _Failed | object | None:
         """The next item from the worker, None once cancelled; raises after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            if self._cancelled_since(epoch):
+            if turn.is_set():
                 return None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.inner.cancel()
+                inner.cancel("stalled")
                 raise SynthesisError(
                     f"The {self.name} voice stopped responding (no audio for "
                     f"{timeout:g} s). The answer is still shown as text; "
@@ -187,8 +183,7 @@ class WatchdogSynthesizer(Synthesizer):
         worker = threading.Thread(target=work, name=f"synth-{self.name}-{doing}", daemon=True)
         worker.start()
         worker.join(timeout)
-        if worker.is_alive():
-            self.inner.cancel()
+        if worker.is_alive():  # abandoned (a daemon thread): a warm-up has no turn to cancel it
             raise SynthesisError(
                 f"The {self.name} voice did not finish {doing} within {timeout:g} s. "
                 "Choose another voice in the settings, or check that its model files are complete."

@@ -16,6 +16,7 @@ from ola_core.assistant.audio_in import MicrophoneInput
 from ola_core.assistant.components import Components
 from ola_core.assistant.headless import HeadlessSession
 from ola_core.assistant.speech_out import SpeechOutput
+from ola_core.cancel import CancelToken
 from ola_core.engine import OlaEngine
 from ola_core.errors import MediaError
 from ola_core.events import DeviceEvent, ErrorRaised, TurnFinished, UserTurnCaptured
@@ -33,11 +34,11 @@ class FailingOnceSynthesizer(EspeakSynthesizer):
         super().__init__()
         self.failures_left = 0  # armed by the test once the assistant has warmed up
 
-    def synthesize(self, text: str, voice: str | None = None):  # type: ignore[no-untyped-def]
+    def synthesize(self, text: str, voice: str | None = None, cancel: CancelToken | None = None):  # type: ignore[no-untyped-def]
         if self.failures_left:
             self.failures_left -= 1
             raise RuntimeError("injected synthesizer crash")
-        yield from super().synthesize(text, voice)
+        yield from super().synthesize(text, voice, cancel)
 
 
 def _errors(session: HeadlessSession, start: int) -> list[ErrorRaised]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ola_core.cancel import CancelToken
 from ola_core.speech.selection import VoiceEntry
 from ola_core.speech.synthesizer import Synthesizer
 
@@ -42,24 +43,23 @@ class ToneSynthesizer(Synthesizer):
         self.calls: list[str] = []
         self.cancelled = threading.Event()
 
-    def cancel(self) -> None:
-        super().cancel()
-        self.cancelled.set()
-
-    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
-        epoch = self._cancel_epoch()
+    def synthesize(
+        self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
+        token = cancel or CancelToken()
+        token.on_cancel(lambda _: self.cancelled.set())
         self.calls.append(text)
         total = int(len(text) * self.seconds_per_char * self.sample_rate)
         step = int(self.chunk_s * self.sample_rate)
         for start in range(0, total, step):
-            if self._cancelled_since(epoch):
+            if token.is_set():
                 return
             time.sleep(self.delay_s)
             if self.fail_on and self.fail_on in text:
                 raise RuntimeError("synthetic failure")
             if self.stall_on and self.stall_on in text and start > 0:
                 deadline = time.monotonic() + self.stall_s
-                while time.monotonic() < deadline and not self._cancelled_since(epoch):
+                while time.monotonic() < deadline and not token.is_set():
                     time.sleep(0.01)
                 return
             t = np.arange(start, min(start + step, total)) / self.sample_rate

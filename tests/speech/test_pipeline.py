@@ -253,7 +253,7 @@ def test_a_vanishing_speaker_is_an_error_event_for_the_answer_being_spoken(virtu
         kill_sink_input(streams[0])
         error = events.wait_for(SpeechError, timeout=3.0)
         assert error is not None and isinstance(error.error, AudioDeviceError)
-        assert error.utterance == 0
+        assert error.turn == 0
         assert pipeline.wait(1.0)
     finally:
         pipeline.close()

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ola_core.capture.devices import list_speakers
+from ola_core.capture.devices import list_speakers, stream_target
 from ola_core.speech.player import (
     AudioPlayer,
     ChunkStarted,
+    OutputTarget,
     PlaybackFinished,
     PlayedAudio,
     PlayerEvent,
@@ -36,6 +37,11 @@ pytestmark = [
 ]
 
 RATE = 24_000  # hibari's rate: the player resamples to the device's
+
+
+def locate_speaker(name: str | None) -> OutputTarget:
+    """How the assistant resolves a speaker name (speech itself does not import capture)."""
+    return stream_target("output", name)
 
 
 def tone(frequency: float, seconds: float, rate: int = RATE, amplitude: float = 0.5) -> np.ndarray:
@@ -162,7 +168,7 @@ def test_a_chosen_speaker_is_the_one_that_plays(virtual_audio: Any, tmp_path: Pa
     with (
         record_speaker(tmp_path / "chosen.wav", sink="micfeed") as chosen,
         record_speaker(tmp_path / "default.wav") as default,
-        AudioPlayer(device="micfeed") as player,
+        AudioPlayer(device="micfeed", locate=locate_speaker) as player,
     ):
         player.play(tone(440.0, 0.5), RATE)
         player.end()
@@ -172,7 +178,7 @@ def test_a_chosen_speaker_is_the_one_that_plays(virtual_audio: Any, tmp_path: Pa
 
 
 def test_a_missing_device_is_a_clear_error_or_falls_back(virtual_audio: Any) -> None:
-    player = AudioPlayer(device="no such speaker anywhere")
+    player = AudioPlayer(device="no such speaker anywhere", locate=locate_speaker)
     try:
         player.open()  # a vanished named device falls back to the default one
         assert player.device is None

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import MediaError, SynthesisError
 from ola_core.speech.synthesizer import Synthesizer, WatchdogSynthesizer
 from tests.speech.fakes import ToneSynthesizer
@@ -44,7 +45,9 @@ def test_a_slow_first_chunk_uses_its_own_timeout() -> None:
     class SlowStart(Synthesizer):
         name, sample_rate, languages = "slow", 16_000, frozenset({"en"})
 
-        def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
+        def synthesize(
+            self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+        ) -> Iterator[np.ndarray]:
             time.sleep(0.4)
             yield np.zeros(10, np.float32)
 
@@ -69,7 +72,9 @@ def test_user_facing_errors_pass_through() -> None:
     class Picky(Synthesizer):
         name, sample_rate, languages = "picky", 16_000, frozenset({"en"})
 
-        def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
+        def synthesize(
+            self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+        ) -> Iterator[np.ndarray]:
             raise MediaError("cannot read that")
             yield np.zeros(1, np.float32)
 
@@ -81,9 +86,10 @@ def test_cancel_from_another_thread_ends_the_stream_and_its_worker() -> None:
     inner = ToneSynthesizer(seconds_per_char=0.05, chunk_s=0.05, delay_s=0.05)  # ~2.5 s to synthesize
     watchdog = WatchdogSynthesizer(inner)
     chunks = 0
-    threading.Timer(0.3, watchdog.cancel).start()
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
     start = time.monotonic()
-    for _ in watchdog.synthesize("a sentence of about fifty characters, long enough"):
+    for _ in watchdog.synthesize("a sentence of about fifty characters, long enough", cancel=token):
         chunks += 1
     assert time.monotonic() - start < 1.5
     assert 0 < chunks < 40
@@ -94,10 +100,12 @@ def test_cancel_from_another_thread_ends_the_stream_and_its_worker() -> None:
     assert not _synth_threads()
 
 
-def test_a_cancel_before_a_call_does_not_silence_the_next_sentence() -> None:
+def test_a_cancelled_turn_does_not_silence_the_next_sentence() -> None:
     watchdog = WatchdogSynthesizer(ToneSynthesizer())
-    watchdog.cancel()
-    assert len(list(watchdog.synthesize("the next sentence"))) > 0
+    cancelled = CancelToken()
+    cancelled.cancel("barge_in")
+    assert list(watchdog.synthesize("the old answer", cancel=cancelled)) == []
+    assert len(list(watchdog.synthesize("the next sentence", cancel=CancelToken()))) > 0
 
 
 def test_warm_up_failures_and_stalls_are_reported() -> None:

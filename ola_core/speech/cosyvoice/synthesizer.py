@@ -24,6 +24,7 @@ import numpy as np
 import platformdirs
 import torch
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import SynthesisError
 from ola_core.settings import APP_NAME, load_settings
 from ola_core.speech.cosyvoice.clone import VoiceCloner, load_voices, save_voice
@@ -96,14 +97,16 @@ class CosyVoiceSynthesizer(Synthesizer):
             raise SynthesisError(f"CosyVoice has no voice {voice!r}; available: {', '.join(speakers)}.")
         return VoicePrompt.from_entry(speakers[voice])
 
-    def synthesize_pieces(self, pieces: Iterable[str], voice: str | None = None) -> Iterator[np.ndarray]:
+    def synthesize_pieces(
+        self, pieces: Iterable[str], voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
         """Like ``synthesize``, but the text arrives in pieces (e.g. LLM deltas) and speech starts
         before it is complete (CosyVoice2 bi-streaming). Pieces get no text normalisation (as
         upstream): hand over text without digits, or finished sentences through ``synthesize``."""
-        epoch = self._cancel_epoch()
+        token = cancel or CancelToken()
 
         def should_stop() -> bool:
-            return self._cancelled_since(epoch)
+            return token.is_set()
 
         for pcm in self.runtime.synthesize_pieces(
             pieces, self.voice_prompt(voice), stream=self.stream, should_stop=should_stop
@@ -117,13 +120,15 @@ class CosyVoiceSynthesizer(Synthesizer):
         entry = VoiceCloner(self.runtime.model).clone(samples, sample_rate, transcript)
         save_voice(self.voices_file, name, entry)
 
-    def synthesize(self, text: str, voice: str | None = None) -> Iterator[np.ndarray]:
-        epoch = self._cancel_epoch()
+    def synthesize(
+        self, text: str, voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
+        token = cancel or CancelToken()
         runtime = self.runtime
         prompt = self.voice_prompt(voice)
 
         def should_stop() -> bool:
-            return self._cancelled_since(epoch)
+            return token.is_set()
 
         for piece in normalize_text(text):
             if should_stop():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from ola_core.cancel import CancelToken
 from ola_core.errors import CorruptModelFileError, ModelFilesMissingError, SynthesisError
 from ola_core.speech.cosyvoice.files import is_needed_file
 from ola_core.speech.cosyvoice.frontend import chinese_number, english_number, normalize_text
@@ -59,9 +60,10 @@ def test_cancel_from_another_thread_stops_at_once_and_leaves_no_thread(
     synthesizer: CosyVoiceSynthesizer,
 ) -> None:
     before = set(threading.enumerate())
-    chunks = synthesizer.synthesize(SENTENCE * 3)
+    token = CancelToken()
+    chunks = synthesizer.synthesize(SENTENCE * 3, cancel=token)
     next(chunks)
-    canceller = threading.Thread(target=synthesizer.cancel)
+    canceller = threading.Thread(target=token.cancel)
     start = time.monotonic()
     canceller.start()
     canceller.join()
