@@ -2,6 +2,7 @@
 
 The media are decoded and checked before the model is loaded, so a wrong or corrupt file costs
 a second, not a model load: it ends the command with one line naming the file and exit code 2.
+Images and the spoken question are decoded once: the engine receives their pixels and samples.
 """
 
 from __future__ import annotations
@@ -124,24 +125,34 @@ def _model_files(args: argparse.Namespace) -> tuple[Path, Path | None, Path | No
 
 
 def _turn(args: argparse.Namespace) -> Turn:
-    """The question and media as a turn; decoding them once here checks every file before loading.
+    """The question and media as a turn, every file checked before the model loads.
+
+    Images and the spoken question are decoded here, once: the turn carries their pixels and
+    samples to the engine, which never opens those files again (a 169-megapixel photo costs one
+    decode, not two). The video and the clip's sound are checked by decoding them with the
+    engine's own code.
 
     With a video, the audio file is the clip's sound, as in the official inference (video path +
     audio path: ``<speech><image>\n{question}``, its own soundtrack unused). Otherwise it is the
     spoken question (``<speech>\n{question}`` alone — the same prompt as sound to describe — or
     the image + spoken-question form).
     """
+    import numpy as np
+
     from ola_core.engine import MediaBudget, Turn
     from ola_core.engine.turn_inputs import user_message
     from ola_core.processing.audio import load_audio
+    from ola_core.processing.image import load_image
 
     with_video = args.video is not None
     speech = load_audio(args.audio) if args.audio is not None and not with_video else None
     sound = args.audio if with_video else None
-    turn = Turn(text=args.question, speech=speech, images=tuple(args.image), video=args.video, sound=sound)
+    images = tuple(np.asarray(load_image(path)) for path in args.image)  # MediaError naming the file
+    turn = Turn(text=args.question, speech=speech, images=images, video=args.video, sound=sound)
     if turn.is_empty():
         raise GenerationError("Nothing to ask: give a question, or at least one --image, --audio or --video.")
-    user_message(turn, MediaBudget())  # raises MediaError naming the file
+    if turn.video is not None or turn.sound is not None:
+        user_message(Turn(video=turn.video, sound=turn.sound), MediaBudget())  # MediaError naming the file
     return turn
 
 

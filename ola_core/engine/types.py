@@ -35,7 +35,7 @@ class Turn:
     speech: np.ndarray | None = None  # (n,) float32 mono, 16 kHz
     frames: Sequence[TimedFrame] = ()
     frames_kind: FramesKind = "camera"
-    images: Sequence[Path] = ()
+    images: Sequence[Path | np.ndarray] = ()  # files, or RGB pixels already decoded (by ask)
     video: Path | None = None  # a video file, or a folder of frames
     # An audio file to listen to (not the user's question): with a video it is the clip's sound
     # and replaces the file's own soundtrack, as the official infer.py's --audio_path does.

@@ -13,9 +13,11 @@ import torch
 
 from ola_core.cli import build_parser, main
 from ola_core.commands.ask import _turn
+from ola_core.engine import Turn
 from ola_core.engine.turn_inputs import MediaBudget, user_message
 from ola_core.model.tiny import TinyCheckpoint
 from ola_core.processing.audio import process_audio
+from ola_core.processing.image import DECODE_MAX_SIDE
 from ola_core.processing.prompt import UserMessage, build_prompt, render_prompt
 from ola_core.processing.video import process_video
 from tests.engine.conftest import tone
@@ -39,6 +41,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (folder / "frames").mkdir()
     for i, frame in enumerate(numbered_frames(3)):
         Image.fromarray(frame).save(folder / "frames" / f"{i}.png")
+    wide = rng.integers(0, 255, (48, DECODE_MAX_SIDE + 256, 3), dtype=np.uint8)
+    Image.fromarray(wide).save(folder / "wide.jpg", quality=90)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (folder / "notes.txt").write_text("not media")
     return {p.stem: p for p in folder.iterdir()}
@@ -134,6 +138,45 @@ def test_bad_media_is_one_line_naming_the_file_and_exit_code_2(
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["photo", "wide"])
+def test_each_image_is_decoded_once(
+    capsys: pytest.CaptureFixture[str],
+    tiny_checkpoint: TinyCheckpoint,
+    media: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    """ask checks the image before loading the model and the engine uses those pixels: one decode.
+
+    ``wide`` is longer than the decode bound, so it takes the shrink-while-decoding path of huge
+    photos (issue 20: a 169-megapixel photo was decoded twice).
+    """
+    from PIL import Image
+
+    real_open = Image.open
+    opened: list[object] = []
+
+    def counting_open(fp: Any, *args: Any, **kwargs: Any) -> Image.Image:
+        if isinstance(fp, str | Path) and Path(fp) == media[name]:
+            opened.append(fp)
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counting_open)
+    report = ask_json(
+        capsys, tiny_checkpoint.model_dir, "--image", str(media[name]), "What is in this image?"
+    )
+    assert len(opened) == 1
+    assert report["prompt_tokens"] > 0
+
+
+def test_an_image_passed_decoded_gives_the_same_model_input(media: dict[str, Path]) -> None:
+    """The pixels ask hands over make exactly the views the engine made from the file."""
+    asked = asked_message(media, "--image", "wide", "What is it?")
+    from_file = user_message(Turn(text="What is it?", images=(media["wide"],)), MediaBudget())
+    for ours, theirs in zip(asked.images, from_file.images, strict=True):
+        assert torch.equal(ours.lowres, theirs.lowres) and torch.equal(ours.highres, theirs.highres)
 
 
 def test_ask_help_documents_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
