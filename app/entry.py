@@ -36,10 +36,29 @@ def run_gui(args: argparse.Namespace) -> int:
     return run_app(sys.argv[:1])
 
 
+def run_smoke_test(args: argparse.Namespace) -> int:
+    from app.smoke import run_smoke_test as smoke  # Qt and torch start here
+
+    return smoke(timeout_s=args.smoke_timeout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser()
     parser.set_defaults(handler=run_gui)
+    parser.add_argument(
+        "--smoke-test",
+        action="store_const",
+        const=run_smoke_test,
+        dest="smoke",
+        help="check this build end to end: the window (offscreen without a display), the test model, "
+        "one typed question, the offline voice; exit 0 when all worked (nothing of yours is read or written)",
+    )
+    parser.add_argument("--smoke-timeout", type=float, default=300.0, metavar="S", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.smoke is not None:
+        if args.command is not None:
+            parser.error("--smoke-test takes no command")
+        args.handler = args.smoke
     return cli.run(args)
 
 

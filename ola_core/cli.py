@@ -14,9 +14,9 @@ import io
 import sys
 from collections.abc import Sequence
 
-from ola_core import __version__
 from ola_core.errors import OlaError
 from ola_core.log import LEVELS, configure_logging
+from ola_core.platform_info import version_line
 
 # Modules under ola_core/commands, in the order their sub-commands appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ola-assistant",
         description="Ola Desktop Assistant: a local, voice-first assistant on the Ola-7B omni model.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("--log-level", choices=LEVELS, default="warning", help="logging verbosity")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

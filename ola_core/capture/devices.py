@@ -5,7 +5,14 @@ PortAudio. On Linux PortAudio reaches PulseAudio only through ALSA's ``pulse``/`
 devices, so it cannot list or pick the real microphones; we ask ``pactl`` for them and
 select one for a stream with the ``PULSE_SOURCE``/``PULSE_SINK`` variables libpulse reads when
 the stream opens (:func:`stream_target` says how to open one). Elsewhere (Windows, macOS, bare ALSA) PortAudio's own
-list has the real names.
+list has the real names; ``pactl`` is never run there.
+
+PortAudio lists each Windows device once per host API (MME, DirectSound, WASAPI, WDM-KS; MME
+cuts names at 31 characters), so on Windows only the WASAPI entries are offered, and on macOS
+the Core Audio ones; a stream is opened by "name, host API" so the same name under another host
+API cannot make it ambiguous. PortAudio reads its device list once, at initialisation: a device
+plugged in later is seen only after :func:`refresh_portaudio`, which the microphone calls while
+it waits for a lost device and the lists call, whenever no stream of ours is open.
 
 Cameras are found by opening indices with a short timeout each (OpenCV has no device list, and
 some backends hang on an absent index); on Linux only the indices with a /dev/videoN node are
@@ -20,10 +27,11 @@ import shutil
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ola_core.errors import AudioDeviceError
 
@@ -41,6 +49,12 @@ class AudioDevice:
     description: str  # for people
     is_default: bool
     backend: AudioBackend
+    hostapi: str | None = None  # PortAudio host API the device was listed under (None: any)
+
+    @property
+    def portaudio_query(self) -> str:
+        """What sounddevice's ``device=`` takes to open exactly this device."""
+        return f"{self.name}, {self.hostapi}" if self.hostapi else self.name
 
 
 @dataclass(frozen=True)
@@ -149,22 +163,73 @@ def stream_target(kind: Literal["input", "output"], name: str | None) -> StreamT
                 "Plug one in or choose one in Settings."
             )
         return StreamTarget(variable, None, default)
-    return StreamTarget(variable, None if name is None else find_audio_device(name, listed()).name, None)
+    if name is None:  # the preferred host API's default (PortAudio's own is MME's on Windows)
+        default = next((d for d in listed() if d.is_default and d.hostapi), None)
+        return StreamTarget(variable, default.portaudio_query if default else None, None)
+    return StreamTarget(variable, find_audio_device(name, listed()).portaudio_query, None)
 
 
 # --- PortAudio --------------------------------------------------------------------------------
+# The host API whose list has each device once, with its full name (see the module docstring).
+PREFERRED_HOSTAPIS: dict[str, str] = {"win32": "Windows WASAPI", "darwin": "Core Audio"}
+
+_streams: weakref.WeakSet[Any] = weakref.WeakSet()  # our open PortAudio streams
+_streams_lock = threading.Lock()
+
+
+def track_stream(stream: Any) -> None:
+    """Note an open sounddevice stream, so :func:`refresh_portaudio` never closes it under its owner."""
+    with _streams_lock:
+        _streams.add(stream)
+
+
+def refresh_portaudio() -> bool:
+    """Re-read PortAudio's device list (Windows, macOS) so plugged-in devices appear; True if done.
+
+    Re-initialising PortAudio closes every stream it has open, so nothing happens while a
+    stream passed to :func:`track_stream` is still open, nor where the list is live anyway.
+    """
+    if sys.platform not in PREFERRED_HOSTAPIS:
+        return False
+    import sounddevice
+
+    with _streams_lock:
+        if any(not stream.closed for stream in _streams):
+            return False
+        sounddevice._terminate()  # the documented way to update query_devices()
+        sounddevice._initialize()
+    return True
+
+
+def _preferred_hostapi(sounddevice: Any) -> tuple[int, dict[str, Any]] | None:
+    wanted = PREFERRED_HOSTAPIS.get(sys.platform)
+    for index, api in enumerate(sounddevice.query_hostapis()):
+        if api["name"] == wanted:
+            return index, api
+    return None
+
+
 def _portaudio_devices(kind: Literal["input", "output"]) -> list[AudioDevice]:
     import sounddevice
 
+    refresh_portaudio()
+    key = "max_input_channels" if kind == "input" else "max_output_channels"
+    listed = list(enumerate(sounddevice.query_devices()))
+    preferred = _preferred_hostapi(sounddevice)
+    if preferred is not None:
+        index, api = preferred
+        default_index = api[f"default_{kind}_device"]  # -1: none
+        return [
+            AudioDevice(d["name"], d["name"], i == default_index, "portaudio", api["name"])
+            for i, d in listed
+            if d["hostapi"] == index and d[key] > 0
+        ]
     try:
         default = sounddevice.query_devices(kind=kind)["name"]
     except (sounddevice.PortAudioError, ValueError):
         default = None
-    key = "max_input_channels" if kind == "input" else "max_output_channels"
     return [
-        AudioDevice(d["name"], d["name"], d["name"] == default, "portaudio")
-        for d in sounddevice.query_devices()
-        if d[key] > 0
+        AudioDevice(d["name"], d["name"], d["name"] == default, "portaudio") for _i, d in listed if d[key] > 0
     ]
 
 

@@ -12,7 +12,10 @@ A device that disappears is reported with :class:`DeviceLost` and re-opened, wit
 :class:`DeviceRestored`, as soon as it (or, when following the system default, any default
 microphone) is back. Disappearance is seen three ways: the stream stops, no callback arrives for
 a second, or (under PulseAudio, which silently moves streams to another source rather than
-failing them) the source we recorded from is no longer in the server's list.
+failing them) the source we recorded from is no longer in the server's list. On Windows and
+macOS, where PortAudio's device list is read once, each reopening attempt first re-reads it
+(:func:`devices.refresh_portaudio`, via :func:`devices.stream_target`), so a microphone plugged
+back in, or a new default one, is found; the open stream is tracked so that never closes it.
 """
 
 from __future__ import annotations
@@ -181,6 +184,7 @@ class MicStream:
                     latency=self.latency,
                     callback=self._callback,
                 )
+            devices.track_stream(stream)
             stream.start()
         except (sounddevice.PortAudioError, ValueError) as error:
             raise AudioDeviceError(
