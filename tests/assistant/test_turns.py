@@ -120,7 +120,9 @@ def test_chat_command_answers_typed_lines(
     from ola_core.cli import main
 
     monkeypatch.setenv("OLA_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setattr("sys.stdin", io.StringIO("hello there\n/reset\n/quit\n"))
+    # Piped input: every question is answered in turn, then the chat ends at the end of input.
+    # (/stop, /reset and /quit act at once and drop questions typed ahead: tests/cli/.)
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello there\nand again\n"))
     code = main(
         ["chat", "--model", str(tiny_checkpoint.model_dir), "--device", "cpu", "--quantization", "none"]
     )
