@@ -42,7 +42,16 @@ class Recommendation:
 
 
 def detect_hardware() -> Hardware:
-    """GPU name and memory; never raises (a broken driver reads as "no GPU")."""
+    """GPU name and memory; never raises (a broken driver reads as "no GPU").
+
+    It also computes the model's memory figures, so that :func:`recommend` afterwards costs
+    nothing on the caller's thread (the setup dialog runs this in a worker, recommend on the GUI).
+    """
+    try:
+        for quantization in ("none", "nf4", "int8"):
+            model_gb(quantization)
+    except Exception as error:  # advice must never stop the setup dialog; recommend retries
+        log.warning("memory estimate failed: %s", error)
     try:
         import torch
 
