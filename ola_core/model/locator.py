@@ -24,6 +24,8 @@ ENCODERS_DIR_NAME = "Ola_speech_encoders"
 WHISPER_FILE_NAME = "large-v3.pt"
 BEATS_FILE_NAME = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"
 SPEECH_ENCODER_FILES = (WHISPER_FILE_NAME, BEATS_FILE_NAME)
+INDEX_NAME = "model.safetensors.index.json"  # a sharded checkpoint's index
+SINGLE_NAME = "model.safetensors"  # an unsharded checkpoint
 # Hugging Face repositories that may hold the encoder files (the Ola repo gained copies later).
 ENCODER_REPOS = (SPEECH_ENCODERS_REPO, OLA_REPO)
 

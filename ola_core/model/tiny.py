@@ -40,6 +40,7 @@ from ola_core.model.encoder_files import load_beats_state, load_whisper_encoder_
 from ola_core.model.locator import (
     BEATS_FILE_NAME,
     ENCODERS_DIR_NAME,
+    INDEX_NAME,
     OLA_DIR_NAME,
     OLA_REPO,
     WHISPER_FILE_NAME,
@@ -354,7 +355,7 @@ def _write_shards(model_dir: Path, tensors: Iterator[tuple[str, Tensor]], max_sh
         (model_dir / temp).rename(model_dir / name)
         weight_map.update(dict.fromkeys(keys, name))
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    (model_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    (model_dir / INDEX_NAME).write_text(json.dumps(index, indent=2))
 
 
 # --- the two encoder files --------------------------------------------------------------------

@@ -20,9 +20,8 @@ import torch
 
 from ola_core.errors import CorruptModelFileError, ModelFilesMissingError
 from ola_core.model.configuration import OlaConfig
+from ola_core.model.locator import INDEX_NAME, OLA_REPO, SINGLE_NAME
 
-INDEX_NAME = "model.safetensors.index.json"
-SINGLE_NAME = "model.safetensors"
 _MAX_HEADER_BYTES = 100 * 2**20
 # Repeated blocks whose count config.json states: (key prefix, config field).
 _REPEATED = (
@@ -31,7 +30,7 @@ _REPEATED = (
 )
 # The shards may carry a copy of the speech encoders; the loader takes their .pt files instead.
 _OPTIONAL_PREFIX = "model.speech_encoder."
-_REDOWNLOAD = "Download THUdyh/Ola-7b again."
+_REDOWNLOAD = f"Download {OLA_REPO} again."
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def check_safetensors(model_dir: Path) -> dict[str, TensorEntry]:
     else:
         raise ModelFilesMissingError(
             f"No weights in {model_dir}: neither {INDEX_NAME} nor {SINGLE_NAME} is there. "
-            "Download THUdyh/Ola-7b completely."
+            f"Download {OLA_REPO} completely."
         )
     root = model_dir.resolve()
     for name in names:
@@ -71,7 +70,7 @@ def check_safetensors(model_dir: Path) -> dict[str, TensorEntry]:
     if missing:
         raise ModelFilesMissingError(
             f"{len(missing)} weight file(s) of {model_dir} are missing ({', '.join(missing)}): the download "
-            "did not finish. Download THUdyh/Ola-7b again; finished files are kept."
+            f"did not finish. Download {OLA_REPO} again; finished files are kept."
         )
     tensors: dict[str, TensorEntry] = {}
     for name in names:
@@ -172,6 +171,6 @@ def _read_header(path: Path) -> dict[str, tuple[int, ...]]:
         problem = "its header is damaged"
     if problem:
         raise CorruptModelFileError(
-            f"The weight file {path} cannot be used: {problem}. Delete it and download THUdyh/Ola-7b again."
+            f"The weight file {path} cannot be used: {problem}. Delete it and download {OLA_REPO} again."
         )
     return shapes

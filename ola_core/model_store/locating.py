@@ -21,8 +21,10 @@ import platformdirs
 from ola_core.errors import OlaError
 from ola_core.model.locator import (
     ENCODERS_DIR_NAME,
+    INDEX_NAME,
     OLA_DIR_NAME,
     OLA_REPO,
+    SINGLE_NAME,
     SPEECH_ENCODER_FILES,
     SPEECH_ENCODERS_REPO,
     WHISPER_FILE_NAME,
@@ -64,7 +66,7 @@ def ola_dir_problems(path: Path) -> list[str]:
     problems = []
     if not (path / "config.json").is_file():
         problems.append("config.json")
-    index = path / "model.safetensors.index.json"
+    index = path / INDEX_NAME
     if index.is_file():
         try:
             shards = set(json.loads(index.read_text())["weight_map"].values())
@@ -72,8 +74,8 @@ def ola_dir_problems(path: Path) -> list[str]:
             problems.append(f"{index.name} (unreadable)")
             shards = set()
         problems += sorted(s for s in shards if not (path / s).is_file())
-    elif not (path / "model.safetensors").is_file():
-        problems.append("model.safetensors (or a sharded index)")
+    elif not (path / SINGLE_NAME).is_file():
+        problems.append(f"{SINGLE_NAME} (or a sharded index)")
     if not has_tokenizer(path):
         problems.append("tokenizer.json")
     return problems
