@@ -28,7 +28,13 @@ from ola_core.cancel import CancelToken
 from ola_core.errors import SynthesisError
 from ola_core.settings import APP_NAME, load_settings
 from ola_core.speech.cosyvoice.clone import VoiceCloner, load_voices, save_voice
-from ola_core.speech.cosyvoice.files import SPEAKERS_FILE, cached_dir, find_beside, missing_files
+from ola_core.speech.cosyvoice.files import (
+    COSYVOICE_REPO,
+    SPEAKERS_FILE,
+    cached_dir,
+    find_beside,
+    missing_files,
+)
 from ola_core.speech.cosyvoice.frontend import normalize_text
 from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
@@ -163,7 +169,7 @@ def _device() -> str | None:
 def _unavailable(context: VoiceContext) -> str | None:
     model_dir = find_model_dir(context)
     if model_dir is None:
-        return "its model (FunAudioLLM/CosyVoice2-0.5B) is not downloaded"
+        return f"its model ({COSYVOICE_REPO}) is not downloaded"
     missing = missing_files(model_dir)
     if missing:
         return f"its model folder {model_dir} lacks {', '.join(missing)}"
