@@ -1,4 +1,4 @@
-"""About: versions, GPU and the model files in use (what a bug report needs)."""
+"""About: version and build, GPU, audio system and the model files in use (what a bug report needs)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from ola_core import __version__, model_store
+from ola_core.platform_info import audio_system, build_description
 
 PACKAGES = ("torch", "transformers", "bitsandbytes", "huggingface_hub", "numpy")
 
@@ -30,9 +31,11 @@ def about_html(model: model_store.ModelFiles | None, hardware: model_store.Hardw
     versions = "".join(f"<tr><td>{p}</td><td>{_version(p)}</td></tr>" for p in PACKAGES)
     return (
         f"<h2>Ola Assistant {__version__}</h2>"
+        f"<p>Build: {build_description()}</p>"
         "<p>A local voice and vision assistant on the Ola-7B omni model.</p>"
         f"<p><b>Model:</b> {model_line}</p>"
         f"<p><b>GPU:</b> {gpu}</p>"
+        f"<p><b>Audio:</b> {audio_system()} ({platform.system()} {platform.release()})</p>"
         f"<table><tr><td>Python</td><td>{platform.python_version()}</td></tr>"
         f"<tr><td>PySide6</td><td>{pyside_version}</td></tr>{versions}</table>"
         f"<p><b>Logs:</b> {log_dir}</p>"
