@@ -164,8 +164,8 @@ def stream_target(kind: Literal["input", "output"], name: str | None) -> StreamT
             )
         return StreamTarget(variable, None, default)
     if name is None:  # the preferred host API's default (PortAudio's own is MME's on Windows)
-        default = next((d for d in listed() if d.is_default and d.hostapi), None)
-        return StreamTarget(variable, default.portaudio_query if default else None, None)
+        preferred = next((d for d in listed() if d.is_default and d.hostapi), None)
+        return StreamTarget(variable, preferred.portaudio_query if preferred else None, None)
     return StreamTarget(variable, find_audio_device(name, listed()).portaudio_query, None)
 
 

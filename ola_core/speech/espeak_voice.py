@@ -72,12 +72,11 @@ def _program() -> str | None:
     found = shutil.which("espeak-ng") or shutil.which("espeak")
     if found:
         return found
+    candidates: list[Path] = []
     if sys.platform == "win32":
         candidates = [d / _WINDOWS_FOLDER / "espeak-ng.exe" for d in windows_program_dirs()]
     elif sys.platform == "darwin":
         candidates = [Path(d) / "espeak-ng" for d in _MACOS_DIRS]
-    else:
-        candidates = []
     return next((str(c) for c in candidates if c.is_file()), None)
 
 
