@@ -32,7 +32,7 @@ from ola_core.capture.events import (
     SpeechStarted,
     SustainedSpeech,
 )
-from ola_core.capture.frames import TimedFrame
+from ola_core.media_types import TimedFrame
 from ola_core.errors import (
     AudioDeviceError,
     CameraError,

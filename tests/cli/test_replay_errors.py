@@ -106,13 +106,14 @@ def test_unreadable_frames_folder_is_one_line(
 def test_an_internal_failure_ends_the_turn_instead_of_hanging(
     tiny: TinyCheckpoint, spoken: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Whatever breaks inside the assistant's loop, replay ends with a message and exit code."""
-    import ola_core.assistant.core as core
+    """Whatever breaks inside the assistant's loop (outside a turn's own error handling), replay ends
+    with a message and exit code 2."""
+    from ola_core.assistant.turns import TurnLifecycle
 
-    def broken(*_: object) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise ValueError("broken on purpose")
 
-    monkeypatch.setattr(core, "generation_settings", broken)
+    monkeypatch.setattr(TurnLifecycle, "_start_turn", broken)  # the loop's handler of an ended utterance
     started = time.monotonic()
     assert main(replay(tiny, spoken, "--max-new-tokens", "4")) == 2
     assert "broken on purpose" in one_error_line(capsys.readouterr().err)
