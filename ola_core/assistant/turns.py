@@ -32,7 +32,6 @@ from ola_core.capture.events import (
     SpeechStarted,
     SustainedSpeech,
 )
-from ola_core.media_types import TimedFrame
 from ola_core.errors import (
     AudioDeviceError,
     CameraError,
@@ -44,6 +43,7 @@ from ola_core.events import (
     TurnFinished,
     UserTurnCaptured,
 )
+from ola_core.media_types import TimedFrame
 from ola_core.speech.pipeline import SentenceStarted, SpeechError, SpeechEvent, SpeechFinished
 from ola_core.trace import TraceRecorder, TraceWriter
 
