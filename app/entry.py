@@ -39,7 +39,7 @@ def run_gui(args: argparse.Namespace) -> int:
 def run_smoke_test(args: argparse.Namespace) -> int:
     from app.smoke import run_smoke_test as smoke  # Qt and torch start here
 
-    return smoke(timeout_s=args.smoke_timeout)
+    return smoke(timeout_s=args.smoke_timeout, offscreen=not has_display())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

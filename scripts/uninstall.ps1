@@ -14,7 +14,7 @@ $Python = Join-Path $Venv 'Scripts\python.exe'
 # Ask the installed app where the user's data is, before the app is removed.
 $data = @()
 if (Test-Path -LiteralPath $Python) {
-    $data = @(& $Python -m ola_core.platform_info user-data 2>$null | ForEach-Object {
+    $data = @(& $Python -m app.user_data 2>$null | ForEach-Object {
         $bytes, $folder = $_ -split "`t", 2
         [pscustomobject]@{ GB = [math]::Round([double]$bytes / 1e9, 2); Folder = $folder }
     })

@@ -25,7 +25,7 @@ sizes=() folders=()
 if [ -x "$VENV/bin/python" ]; then
   while IFS=$'\t' read -r bytes folder; do
     [ -n "$folder" ] && sizes+=("$bytes") && folders+=("$folder")
-  done < <("$VENV/bin/python" -m ola_core.platform_info user-data 2>/dev/null || true)
+  done < <("$VENV/bin/python" -m app.user_data 2>/dev/null || true)
 fi
 
 case "$(uname -s)" in

@@ -135,9 +135,9 @@ def test_audio_system_follows_the_platform(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(devices, "pulse_running", lambda: False)
     for platform, expected in (("win32", "wasapi"), ("darwin", "coreaudio"), ("linux", "alsa")):
         monkeypatch.setattr(sys, "platform", platform)
-        assert platform_info.audio_system() == expected
+        assert devices.audio_system() == expected
     monkeypatch.setattr(devices, "pulse_running", lambda: True)
-    assert platform_info.audio_system() == "pulse"
+    assert devices.audio_system() == "pulse"
 
 
 # --- the user's data: found (for the uninstallers) under a home with spaces and non-ASCII letters ---
@@ -161,7 +161,7 @@ def test_user_data_folders_under_a_non_ascii_home(tmp_path: Path) -> None:
     (settings / "settings.json").write_text("{}")
     (model / "snapshots" / "abc" / "config.json").write_text("{}")
     result = subprocess.run(
-        [sys.executable, "-m", "ola_core.platform_info", "user-data"],
+        [sys.executable, "-m", "app.user_data"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -169,11 +169,7 @@ def test_user_data_folders_under_a_non_ascii_home(tmp_path: Path) -> None:
     assert [Path(folder) for _size, folder in listed] == [settings, data, model]
     assert int(listed[0][0]) == 2 and int(listed[2][0]) == 2  # bytes: "{}"
     wrong = subprocess.run(
-        [sys.executable, "-m", "ola_core.platform_info"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-m", "app.user_data", "all"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert wrong.returncode == 2 and wrong.stderr.startswith("usage:")
 

@@ -9,7 +9,8 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from ola_core import __version__, model_store
-from ola_core.platform_info import audio_system, build_description
+from ola_core.capture.devices import audio_system
+from ola_core.platform_info import build_description
 
 PACKAGES = ("torch", "transformers", "bitsandbytes", "huggingface_hub", "numpy")
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # screen.py imports cv2: loaded only when monitors are listed
     from ola_core.capture.screen import MonitorInfo
 
 AudioBackend = Literal["pulse", "portaudio"]
+AudioSystem = Literal["pulse", "wasapi", "coreaudio", "alsa"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ def _pactl(*args: str) -> str | None:
 def pulse_running() -> bool:
     """True when a PulseAudio (or PipeWire-pulse) server answers."""
     return sys.platform.startswith("linux") and _pactl("info") is not None
+
+
+def audio_system() -> AudioSystem:
+    """Where device lists come from (About shows it): PulseAudio/PipeWire on Linux when a server
+    answers, else PortAudio's host API for the platform."""
+    if sys.platform == "win32":
+        return "wasapi"
+    if sys.platform == "darwin":
+        return "coreaudio"
+    return "pulse" if pulse_running() else "alsa"
 
 
 def _pulse_names(kind: Literal["sources", "sinks"]) -> list[str] | None:
@@ -163,6 +174,8 @@ def stream_target(kind: Literal["input", "output"], name: str | None) -> StreamT
                 "Plug one in or choose one in Settings."
             )
         return StreamTarget(variable, None, default)
+    if name is None and sys.platform not in PREFERRED_HOSTAPIS:
+        return StreamTarget(variable, None, None)  # PortAudio's default
     if name is None:  # the preferred host API's default (PortAudio's own is MME's on Windows)
         preferred = next((d for d in listed() if d.is_default and d.hostapi), None)
         return StreamTarget(variable, preferred.portaudio_query if preferred else None, None)
