@@ -204,9 +204,9 @@ class Assistant(TurnLifecycle):
         """Muted: the microphone is ignored (a partial utterance is dropped); answers still play."""
         self._inbox.put(SetMuted(muted))
 
-    def reset(self) -> None:
-        """New conversation: stop the answer, forget the history and the pending attachments."""
-        self._inbox.put(Reset(self._clock()))
+    def reset(self, past: tuple[tuple[str, str], ...] = ()) -> None:
+        """New conversation (continuing the text turns ``past``, e.g. reopened from the history)."""
+        self._inbox.put(Reset(self._clock(), tuple(past)))
 
     def set_source(
         self, kind: SourceKind, index: int = 0, region: tuple[int, int, int, int] | None = None
@@ -262,8 +262,8 @@ class Assistant(TurnLifecycle):
                 self._do_stop(t)
             case SetMuted(muted):
                 self._do_set_muted(muted)
-            case Reset(t):
-                self._do_reset(t)
+            case Reset(t, past):
+                self._do_reset(t, past)
             case SetSource(kind, index, region):
                 self._do_set_source(kind, index, region)
             case UseFrameSource(source, kind):
@@ -323,9 +323,9 @@ class Assistant(TurnLifecycle):
 
     def _begin_loading(self) -> None:
         assert self._components is not None
-        if self._loader is not None:  # a reload while loading: stop the old one first
+        previous = self._loader
+        if previous is not None:  # a reload while loading: the old one is told to stop, the new waits for it
             self._load_cancel.set()
-            self._loader.join(10.0)
         self._set_state("loading")
         self._load_cancel = threading.Event()
         self._loader = start_loading(
@@ -335,6 +335,7 @@ class Assistant(TurnLifecycle):
             on_speech_error=lambda error: self._error("synthesis", error),
             post=self._inbox.put,
             cancel=self._load_cancel,
+            after=previous if previous is not None and previous.is_alive() else None,
         )
 
     def _open_audio_input(self) -> None:
@@ -442,11 +443,11 @@ class Assistant(TurnLifecycle):
                 self._set_state("idle")
         self._emit(StateChanged(self._state, self._state, self._hands_free, self._muted, self._clock()))
 
-    def _do_reset(self, t: float) -> None:
+    def _do_reset(self, t: float, past: tuple[tuple[str, str], ...]) -> None:
         self._interrupt("stopped", t)
         self._pending = Pending()
         if self._components is not None and self._state not in ("loading", "error"):
-            self._components.engine.reset()
+            self._components.engine.reset(past)
         self._emit(AttachmentsChanged((), self._clock()))
         self._emit(ConversationReset(self._clock()))
 

@@ -28,10 +28,17 @@ def start_loading(
     on_speech_error: Callable[[OlaError], None],
     post: Callable[[Loaded | LoadFailed], None],
     cancel: threading.Event,
+    after: threading.Thread | None = None,
 ) -> threading.Thread:
-    """Load and warm up ``engine`` (unless loaded) and warm up ``speech``; the started thread."""
+    """Load and warm up ``engine`` (unless loaded) and warm up ``speech``; the started thread.
+
+    ``after``: a cancelled earlier load that must end first. It is waited for on the new thread,
+    so the assistant's loop never blocks on a reload.
+    """
 
     def load() -> None:
+        if after is not None:
+            after.join()
         t0 = time.monotonic()
         try:
             if not engine.loaded:
