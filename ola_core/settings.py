@@ -63,6 +63,7 @@ class AudioSettings:
 class VoiceSettings:
     speak_answers: bool = True
     voice: str | None = None  # synthesizer-specific voice name; None = its default
+    cosyvoice_voice: str | None = None  # a CosyVoice2 voice (speech/cosyvoice/voices.py); None = per language
     speaking_rate: float = field(default=1.0, metadata=_range(0.5, 2.0))
 
 
@@ -101,6 +102,7 @@ class Settings:
     generation: GenerationPreferences = GenerationPreferences()
     language: str = "auto"  # answer/voice language hint ("auto", "en", "zh", …)
     trace_file: str | None = None  # opt-in: append each turn's TurnTrace as a JSON line here
+    keep_history: bool = True  # save every conversation in data_dir()/history.sqlite3 (booth mode: off)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -190,6 +192,12 @@ def settings_path() -> Path:
     folder = os.environ.get("OLA_CONFIG_DIR")
     base = Path(folder) if folder else platformdirs.user_config_path(APP_NAME)
     return base / "settings.json"
+
+
+def data_dir() -> Path:
+    """``<user data dir>/ola-assistant``: history, voices (``OLA_DATA_DIR`` overrides the folder)."""
+    folder = os.environ.get("OLA_DATA_DIR")
+    return Path(folder) if folder else platformdirs.user_data_path(APP_NAME)
 
 
 def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:

@@ -68,6 +68,7 @@ class SetMuted:
 @dataclass(frozen=True)
 class Reset:
     t: float
+    past: tuple[tuple[str, str], ...] = ()  # (question, answer) text turns the new conversation continues
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,14 @@ class Conversation:
         self.cache: Cache | None = None
         self.fed = 0  # ids of the last answer whose KV is in the cache
 
+    @classmethod
+    def seeded(cls, past: tuple[tuple[str, str], ...]) -> Conversation:
+        """A conversation continuing earlier (user text, answer text) turns, e.g. one reopened from
+        the history: text only, no cache, so the next turn re-prefills it from scratch."""
+        conversation = cls()
+        conversation.exchanges = [Exchange(UserMessage(text=q), AssistantMessage(text=a)) for q, a in past]
+        return conversation
+
     @property
     def cache_len(self) -> int:
         return 0 if self.cache is None else self.cache.get_seq_length()

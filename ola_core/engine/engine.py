@@ -105,6 +105,7 @@ class OlaEngine:
         self._turn_cancel: CancelToken | None = None
         self._reset_lock = threading.Lock()  # orders a reset asked for mid-turn with the turn's end
         self._reset_pending = False
+        self._seed: tuple[tuple[str, str], ...] = ()  # the turns the next reset starts from
 
     # --- loading -------------------------------------------------------------------------------
     @classmethod
@@ -206,14 +207,16 @@ class OlaEngine:
         """Positions in the KV cache now."""
         return self._conversation.cache_len
 
-    def reset(self) -> None:
-        """Start a new conversation and free the old one's cache; never waits.
+    def reset(self, past: tuple[tuple[str, str], ...] = ()) -> None:
+        """Start a new conversation (continuing the text turns ``past``: (question, answer) pairs
+        of a conversation reopened from the history) and free the old one's cache; never waits.
 
         A running turn is cancelled and the reset happens as it ends (before its lock is free for
         the next turn), so the caller (the assistant's loop) never blocks on a prefill chunk.
         """
         self.cancel()
         with self._reset_lock:
+            self._seed = tuple(past)
             if not self._turn_lock.acquire(blocking=False):
                 self._reset_pending = True
                 return
@@ -349,7 +352,8 @@ class OlaEngine:
     def _forget_conversation(self) -> None:
         """Called with the turn lock held."""
         self._reset_pending = False
-        self._conversation = Conversation()
+        self._conversation = Conversation.seeded(self._seed)
+        self._seed = ()
         if self._loaded is not None:
             free_memory(self._loaded.device)
 

@@ -15,6 +15,7 @@ from tests.assistant.conftest import clip, loaded, tiny_checkpoint  # noqa: F401
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OLA_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("OLA_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("OLA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     return tmp_path
 

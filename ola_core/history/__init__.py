@@ -1,0 +1,1 @@
+"""Every conversation kept locally (SQLite), its recorder on the assistant's events, and its export."""
