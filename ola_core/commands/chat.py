@@ -2,7 +2,8 @@
 
 Speak (hands-free) or type a line and press Enter; answers are printed as they are generated and
 spoken. Lines starting with ``/`` are commands: ``/stop``, ``/reset``, ``/mute``, ``/unmute``,
-``/camera N``, ``/screen N``, ``/off``, ``/attach PATH``, ``/quit``.
+``/camera N``, ``/screen N``, ``/off``, ``/attach PATH``, ``/export PATH`` (.md or .json), ``/quit``.
+The conversation is saved in the history (``keep_history`` setting), which the GUI reopens.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import queue
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ola_core.events import (
@@ -30,8 +32,10 @@ from ola_core.events import (
 )
 
 ANSWER_WAIT_S = 600.0
+# A typed question, or a command that must wait for the answers asked before it (/export); None ends.
+Question = str | Callable[[], None] | None
 PROMPT = "you> "
-HELP = "commands: /stop /reset /mute /unmute /camera N /screen N /off /attach PATH /quit"
+HELP = "commands: /stop /reset /mute /unmute /camera N /screen N /off /attach PATH /export PATH /quit"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,6 +123,8 @@ class _Printer:
 def run(args: argparse.Namespace) -> int:
     from ola_core.assistant import Assistant
     from ola_core.errors import OlaError
+    from ola_core.history.recorder import HistoryRecorder
+    from ola_core.history.store import HistoryStore
     from ola_core.settings import load_settings
 
     if sys.stdin is None or sys.stdin.closed:
@@ -145,12 +151,15 @@ def run(args: argparse.Namespace) -> int:
     printer = _Printer(prompt=sys.stdin.isatty())
     _route_logging(printer)
     assistant.subscribe(printer)
+    # Without Keep history the conversation is still recorded, in memory only, for /export.
+    recorder = HistoryRecorder(HistoryStore(None if settings.keep_history else ":memory:"))
+    assistant.subscribe(recorder)
     assistant.start()
     if args.camera is not None:
         assistant.set_source("camera", args.camera)
     elif args.screen is not None:
         assistant.set_source("screen", args.screen)
-    questions: queue.Queue[str | None] = queue.Queue()
+    questions: queue.Queue[Question] = queue.Queue()
     sender = threading.Thread(
         target=_send_questions, args=(assistant, questions), name="chat-sender", daemon=True
     )
@@ -161,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         sender.start()
         quit_now = False
         for line in sys.stdin:  # always read, also while an answer is spoken: /stop acts at once
-            quit_now = not _command(assistant, line.strip(), questions)
+            quit_now = not _command(assistant, line.strip(), questions, recorder)
             if quit_now:
                 break
         if not quit_now:
@@ -196,19 +205,23 @@ def _route_logging(printer: _Printer) -> None:
     logging.captureWarnings(True)
 
 
-def _send_questions(assistant: object, questions: queue.Queue[str | None]) -> None:
+def _send_questions(assistant: object, questions: queue.Queue[Question]) -> None:
     """Send typed questions one at a time (piped input holds many), each after the last answer."""
     from ola_core.assistant import Assistant
 
     assert isinstance(assistant, Assistant)
-    while (text := questions.get()) is not None:
-        assistant.send_text(text)
-        assistant.wait_idle(ANSWER_WAIT_S)
+    while (question := questions.get()) is not None:
+        if isinstance(question, str):
+            assistant.send_text(question)
+            assistant.wait_idle(ANSWER_WAIT_S)
+        else:
+            question()
 
 
-def _command(assistant: object, line: str, questions: queue.Queue[str | None]) -> bool:
+def _command(assistant: object, line: str, questions: queue.Queue[Question], recorder: object = None) -> bool:
     """Handle one typed line (a question joins ``questions``); False to quit."""
     from ola_core.assistant import Assistant
+    from ola_core.history.recorder import HistoryRecorder
 
     assert isinstance(assistant, Assistant)
     if not line:
@@ -234,12 +247,32 @@ def _command(assistant: object, line: str, questions: queue.Queue[str | None]) -
         assistant.set_source(name, int(rest))  # type: ignore[arg-type]
     elif name == "attach" and rest.strip():
         assistant.attach(rest.strip())
+    elif name == "export" and rest.strip() and isinstance(recorder, HistoryRecorder):
+        path = Path(rest.strip()).expanduser()
+        questions.put(lambda: _export(recorder, path))  # after the answers asked for before it
     else:
         print(HELP, file=sys.stderr)
     return True
 
 
-def _drain(questions: queue.Queue[str | None]) -> None:
+def _export(recorder: object, path: Path) -> None:
+    """Write the conversation so far to ``path`` (.md with its frames beside it, or .json)."""
+    from ola_core.history.export import export
+    from ola_core.history.recorder import HistoryRecorder
+
+    assert isinstance(recorder, HistoryRecorder)
+    conversation = recorder.conversation_id
+    record = None if conversation is None else recorder.store.get(conversation)
+    if record is None:
+        print("Nothing to export yet: ask something first.", file=sys.stderr)
+        return
+    try:
+        print(f"exported {len(record.turns)} turns to {export(record, path)}", file=sys.stderr)
+    except OSError as error:
+        print(f"Could not write {path}: {error.strerror or error}.", file=sys.stderr)
+
+
+def _drain(questions: queue.Queue[Question]) -> None:
     while True:
         try:
             questions.get_nowait()

@@ -19,6 +19,7 @@ from ola_core.model.tiny import TinyCheckpoint, write_tiny_checkpoint
 def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "config"
     monkeypatch.setenv("OLA_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("OLA_DATA_DIR", str(tmp_path / "data"))  # the history, the voices
     return folder
 
 
