@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PKGS="libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-cursor0 libegl1 libgl1 libfontconfig1
   libdbus-1-3 libpulse0 libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins
   xvfb xauth x11-utils x11-xserver-utils xdotool espeak-ng sox desktop-file-utils appstream"
+APT_PKGS="$APT_PKGS binutils"  # objcopy/objdump: PyInstaller's build in tests/test_packaging.py
 missing=$(for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then

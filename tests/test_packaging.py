@@ -544,7 +544,7 @@ def _installed(checkout: Path, tmp_path: Path) -> Path:
     venv = checkout / ".venv"
     _fake_program(venv / "bin")
     (venv / "bin" / "python").write_text(
-        f"#!/bin/sh\n[ \"$3\" = user-data ] && printf '2\\t%s\\n' '{data}'\n"
+        f"#!/bin/sh\n[ \"$2\" = app.user_data ] && printf '2\\t%s\\n' '{data}'\n"
     )
     (venv / "bin" / "python").chmod(0o755)
     (checkout / ".uv" / "python").mkdir(parents=True, exist_ok=True)
@@ -638,7 +638,7 @@ def test_windows_installer_has_every_step() -> None:
 def test_windows_uninstaller_asks_before_deleting_the_users_data() -> None:
     script = (SCRIPTS / "uninstall.ps1").read_text(encoding="utf-8")
     for step in (
-        "-m ola_core.platform_info user-data",
+        "-m app.user_data",
         "Read-Host",
         "$DeleteData",
         "$KeepData",
@@ -646,7 +646,7 @@ def test_windows_uninstaller_asks_before_deleting_the_users_data() -> None:
         "Ola Assistant.lnk",
     ):
         assert step in script, step
-    assert script.index("user-data") < script.index(
+    assert script.index("app.user_data") < script.index(
         "Remove-Item -LiteralPath $folder"
     )  # asked before removal
     bat = (SCRIPTS / "uninstall.bat").read_bytes()
@@ -669,7 +669,7 @@ def test_one_folder_build_passes_the_smoke_test(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr[-4000:]
     folder = dist / "ola-assistant"
     inside = folder / "_internal"
-    for part in ("torch", "PySide6", "hibari", "livekit", BUILD_FILE):
+    for part in ("torch", "PySide6", "hibari/assets", "livekit/rtc/resources/liblivekit_ffi.so", BUILD_FILE):
         assert (inside / part).exists(), f"{part} is not inside the build"
     home = tmp_path / "Zoë home"
     env = {
