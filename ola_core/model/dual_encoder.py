@@ -97,12 +97,15 @@ class DualSpeechEncoder(nn.Module):
                 f"got mels {tuple(mels.shape)} and waveforms {tuple(wavs.shape)}. Prepare audio with "
                 "ola_core.processing.audio."
             )
+        # fp32 as officially (which re-floats BEATs on every call); the 8 GB profile sets bf16.
+        beats_dtype = getattr(self, "beats_dtype", torch.float32)
         with torch.no_grad():
-            if self.beats_model.patch_embedding.weight.dtype != torch.float32:
-                self.beats_model.float()  # the official encoder re-floats BEATs on every call too
+            if self.beats_model.patch_embedding.weight.dtype != beats_dtype:
+                self.beats_model.to(beats_dtype)
             speech = self.whisper_model(mels.transpose(1, 2))  # (n, 1500, Dw)
             # One chunk at a time: BEATs' (heads, T, T) attention maps are large; results are the same.
-            sound = torch.cat([self.beats_model(wav[None]) for wav in wavs])  # (n, 1496, Db) fp32
+            with torch.autocast(wavs.device.type, beats_dtype, enabled=beats_dtype != torch.float32):
+                sound = torch.cat([self.beats_model(wav[None]) for wav in wavs]).float()  # (n, 1496, Db)
             length = max(speech.shape[1], sound.shape[1])
             speech = F.pad(speech, (0, 0, 0, length - speech.shape[1]))
             sound = F.pad(sound, (0, 0, 0, length - sound.shape[1]))

@@ -42,6 +42,7 @@ from ola_core.model.encoder_files import load_beats_state, load_whisper_encoder_
 from ola_core.model.locator import OLA_REPO, EncoderFiles, find_encoder_files, has_tokenizer
 from ola_core.model.memory import Quantization, check_memory, estimate_memory_bytes
 from ola_core.model.modeling import OlaForCausalLM, register_auto_classes
+from ola_core.model.profiles import Profile, apply_profile
 from ola_core.model.weight_files import check_safetensors, check_weights_fit_config
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class LoadedOla:
     device: torch.device
     dtype: torch.dtype  # of the unquantized parts and of the input embeddings
     quantization: Quantization
+    profile: Profile | None = None  # the memory profile whose levers were applied, if any
 
 
 def load_ola(
@@ -82,6 +84,7 @@ def load_ola(
     device: DeviceChoice = "auto",
     dtype: torch.dtype | None = None,
     progress: ProgressCallback | None = None,
+    profile: Profile | None = None,
 ) -> LoadedOla:
     """Load the Ola checkpoint in ``model_dir`` (official layout) for inference.
 
@@ -89,10 +92,14 @@ def load_ola(
     they are not in one of the usual places. ``dtype`` (of every unquantized part, and the
     compute dtype of NF4 layers) defaults to bf16 on CUDA, the official dtype, and to fp32 on the
     CPU, where bf16 matmuls are emulated and many times slower on most processors.
+    ``profile`` (:mod:`ola_core.model.profiles`): its levers replace ``quantization`` (the LLM
+    layers take the profile's) and are applied once the weights are in.
     Raises an OlaError subclass for anything a user can fix.
     """
     report = progress or (lambda fraction, message: None)
     model_dir = Path(model_dir).expanduser()
+    if profile is not None:
+        quantization = profile.llm_layers
     if quantization not in ("none", "nf4", "int8"):
         raise ValueError(f"quantization must be 'none', 'nf4' or 'int8', not {quantization!r}")
 
@@ -113,7 +120,7 @@ def load_ola(
     check_weights_fit_config(config, tensors, model_dir)
     target = resolve_device(device)
     dtype = dtype or (torch.bfloat16 if target.type == "cuda" else torch.float32)
-    check_memory(estimate_memory_bytes(config, quantization, dtype), target)
+    check_memory(estimate_memory_bytes(config, quantization, dtype, profile), target)
 
     report(0.05, "Loading tokenizer")
     tokenizer = _load_tokenizer(model_dir, config)
@@ -128,11 +135,13 @@ def load_ola(
     report(0.95, "Preparing generation")
     model.resize_token_embeddings(len(tokenizer))
     model.config.vocab_size = len(tokenizer)
+    if profile is not None:
+        apply_profile(model, profile, target, dtype)
     model.eval()
     generation_config = _load_generation_config(model_dir)
     model.generation_config = generation_config
     report(1.0, "Model ready")
-    return LoadedOla(model, tokenizer, generation_config, target, dtype, quantization)
+    return LoadedOla(model, tokenizer, generation_config, target, dtype, quantization, profile)
 
 
 # --- files -----------------------------------------------------------------------------------------

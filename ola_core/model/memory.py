@@ -1,8 +1,7 @@
 """How much memory Ola needs: the one estimate the loader checks and the setup advice shows.
 
-Counted from the network itself (built on the meta device, so nothing is allocated): the LLM
-layers at their quantized size, every other part in the model dtype, BEATs in fp32, plus a
-runtime margin. The loader refuses to start when a CUDA device has less free memory than this;
+Counted from the network itself, built on the meta device with the profile's module types
+(:mod:`ola_core.model.profiles`), plus a runtime margin. The loader refuses to start when a CUDA device has less free memory than this;
 the model store's hardware advice (``ola_core.model_store.hardware``) shows the same figure.
 """
 
@@ -14,43 +13,39 @@ import torch
 
 from ola_core.errors import InsufficientMemoryError
 from ola_core.model.configuration import OlaConfig
-from ola_core.model.modeling import OlaForCausalLM
+from ola_core.model.profiles import (
+    ACTIVATION_BYTES,
+    Profile,
+    custom_profile,
+    kv_bytes_per_token,
+    ola_on_meta,
+    part_bytes,
+)
 
 Quantization = Literal["none", "nf4", "int8"]
 
-# Bytes per LLM-layer parameter once quantized (NF4: 4 bits + double-quantized absmax; int8: 1 B + scales).
-_BYTES_PER_QUANTIZED_PARAM = {"nf4": 0.53, "int8": 1.02}
-# Activations of the encoders (BEATs' fp32 attention maps dominate: ~0.1 GB per chunk), a few
-# thousand tokens of KV cache (57 kB each at 7B) and allocator slack; the CUDA context is already
-# outside the free memory that mem_get_info reports.
+# Activations of the encoders, a few thousand tokens of KV cache and allocator slack beside the
+# weights when no profile says otherwise; the CUDA context is already outside the free memory
+# that mem_get_info reports.
 RUNTIME_MARGIN_BYTES = int(0.75 * 2**30)
 
 
-def parameter_counts(config: OlaConfig) -> dict[str, int]:
-    """Parameters per part (``llm_layers``, ``beats``, ``other``), counted on the meta device."""
-    with torch.device("meta"):
-        skeleton = OlaForCausalLM(config)
-    counts = {"llm_layers": 0, "beats": 0, "other": 0}
-    for name, param in skeleton.named_parameters():
-        part = (
-            "llm_layers"
-            if name.startswith("model.layers.")
-            else "beats"
-            if ".beats_model." in name
-            else "other"
-        )
-        counts[part] += param.numel()
-    return counts
+def estimate_memory_bytes(
+    config: OlaConfig, quantization: Quantization, dtype: torch.dtype, profile: Profile | None = None
+) -> int:
+    """Ola's GPU weights as the loader will hold them, plus a runtime margin.
 
-
-def estimate_memory_bytes(config: OlaConfig, quantization: Quantization, dtype: torch.dtype) -> int:
-    """Weights after loading plus a runtime margin (activations, KV cache of a long turn)."""
-    counts = parameter_counts(config)
-    element = torch.tensor([], dtype=dtype).element_size()
-    layers = counts["llm_layers"] * (
-        _BYTES_PER_QUANTIZED_PARAM[quantization] if quantization != "none" else element
-    )
-    return int(layers + counts["other"] * element + counts["beats"] * 4 + RUNTIME_MARGIN_BYTES)
+    The weights are counted from the real module types on the meta device
+    (:func:`ola_core.model.profiles.part_bytes`): with ``profile``, its levers; without, only
+    the LLM layers' ``quantization``. With a profile the margin is its activations and the KV cache
+    of its target context.
+    """
+    if profile is None:
+        gpu, _cpu = part_bytes(ola_on_meta(config, custom_profile(quantization), dtype))
+        return sum(gpu.values()) + RUNTIME_MARGIN_BYTES
+    gpu, _cpu = part_bytes(ola_on_meta(config, profile, dtype))
+    kv = kv_bytes_per_token(config, dtype) * profile.target_context // 4  # a quarter filled at start
+    return sum(gpu.values()) + ACTIVATION_BYTES.get(profile.name, RUNTIME_MARGIN_BYTES) + kv
 
 
 def check_memory(required_bytes: int, device: torch.device) -> None:
