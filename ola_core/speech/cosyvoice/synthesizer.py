@@ -8,11 +8,13 @@ Selection rule (speech/selection.py): "auto" prefers CosyVoice (priority 80) whe
 folder is present and a CUDA GPU is available; on a CPU it is listed as unavailable (far slower
 than real time, docs/speech-output-notes.md §1.5) unless chosen explicitly with ``OLA_COSYVOICE_DEVICE=cpu``.
 The model folder comes from the voice context, else ``OLA_COSYVOICE_DIR``, else the model store.
+The model ships no voice: the default English and Chinese ones are made at first use (voices.py).
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -21,14 +23,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 import torch
 
 from ola_core.cancel import CancelToken
 from ola_core.errors import SynthesisError
-from ola_core.settings import APP_NAME, load_settings
+from ola_core.settings import load_settings
 from ola_core.speech.cosyvoice.clone import VoiceCloner, load_voices, save_voice
 from ola_core.speech.cosyvoice.files import (
+    CLONING_FILES,
     COSYVOICE_REPO,
     SPEAKERS_FILE,
     cached_dir,
@@ -38,6 +40,7 @@ from ola_core.speech.cosyvoice.files import (
 from ola_core.speech.cosyvoice.frontend import normalize_text
 from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
+from ola_core.speech.cosyvoice.voices import ensure_default_voices, voice_for, voices_file
 from ola_core.speech.selection import VoiceContext, VoiceEntry
 from ola_core.speech.synthesizer import Synthesizer
 
@@ -63,9 +66,12 @@ class CosyVoiceSynthesizer(Synthesizer):
         greedy: bool = False,
         seed: int = 0,
         voices_file: Path | None = None,
+        voice: str | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.voices_file = voices_file or default_voices_file()
+        self.chosen_voice = voice  # the settings' choice; None: the default of each sentence's language
+        self._defaults_tried = False
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype
         self.stream = stream
@@ -84,14 +90,20 @@ class CosyVoiceSynthesizer(Synthesizer):
             return self._runtime
 
     def _speakers(self) -> dict[str, dict[str, torch.Tensor]]:
-        """Built-in voices (spk2info.pt), then the voices cloned on this computer."""
-        return {**self.runtime.model.speakers, **load_voices(self.voices_file)}
+        """Built-in voices (spk2info.pt), then the voices cloned on this computer (the default
+        ones are made the first time, when the model has no voice of its own)."""
+        builtin = self.runtime.model.speakers
+        if not builtin and not self._defaults_tried:
+            self._defaults_tried = True  # once per process: a failure is not retried on every sentence
+            ensure_default_voices(self.runtime.model, self.voices_file)
+        return {**builtin, **load_voices(self.voices_file)}
 
     def voices(self) -> tuple[str, ...]:
         return tuple(self._speakers())
 
-    def voice_prompt(self, voice: str | None) -> VoicePrompt:
+    def voice_prompt(self, voice: str | None, text: str = "") -> VoicePrompt:
         speakers = self._speakers()
+        voice = voice or voice_for(text, speakers, self.chosen_voice)
         if voice is None:
             if not speakers:
                 raise SynthesisError(
@@ -131,7 +143,7 @@ class CosyVoiceSynthesizer(Synthesizer):
     ) -> Iterator[np.ndarray]:
         token = cancel or CancelToken()
         runtime = self.runtime
-        prompt = self.voice_prompt(voice)
+        prompt = self.voice_prompt(voice, text)
 
         def should_stop() -> bool:
             return token.is_set()
@@ -159,7 +171,7 @@ def find_model_dir(context: VoiceContext) -> Path | None:
 
 def default_voices_file() -> Path:
     """Where cloned voices are kept (the user's data folder)."""
-    return platformdirs.user_data_path(APP_NAME) / "cosyvoice_voices.pt"
+    return voices_file()
 
 
 def _device() -> str | None:
@@ -174,7 +186,11 @@ def _unavailable(context: VoiceContext) -> str | None:
     if missing:
         return f"its model folder {model_dir} lacks {', '.join(missing)}"
     if not (model_dir / SPEAKERS_FILE).is_file() and not default_voices_file().is_file():
-        return "it has no voice yet (CosyVoice2-0.5B ships none): clone one from a 3–10 s recording"
+        # CosyVoice2-0.5B ships no voice; its default ones are cloned at first use, which needs these.
+        lacking = [name for name in CLONING_FILES if not (model_dir / name).is_file()]
+        if lacking or importlib.util.find_spec("onnxruntime") is None:
+            what = f"{model_dir} lacks {', '.join(lacking)}" if lacking else "onnxruntime is not installed"
+            return f"it has no voice yet and cannot make its default ones ({what})"
     device = _device()
     if device is None and not torch.cuda.is_available():
         return (
@@ -187,7 +203,7 @@ def _create(context: VoiceContext) -> Synthesizer:
     model_dir = find_model_dir(context)
     if model_dir is None:
         raise SynthesisError("The CosyVoice2 model is not downloaded: run `ola-assistant download`.")
-    return CosyVoiceSynthesizer(model_dir, _device())
+    return CosyVoiceSynthesizer(model_dir, _device(), voice=load_settings()[0].voice.cosyvoice_voice)
 
 
 ENTRY = VoiceEntry(
