@@ -196,3 +196,23 @@ def test_smoke_test_answers_one_typed_question_offscreen(tmp_path: Path) -> None
     # Nothing of ours was written (PulseAudio's client library may leave its own .config/pulse).
     assert not (home / ".config" / "ola-assistant").exists()
     assert not (home / ".local" / "share" / "ola-assistant").exists()
+
+
+def test_smoke_test_fails_with_one_line_naming_what_broke(
+    qapp: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app import smoke
+
+    monkeypatch.setattr(smoke, "OFFLINE_VOICE", "no-such-voice")  # as if the voice's data were left out
+    assert smoke.run_smoke_test(timeout_s=120, offscreen=True) == 1
+    captured = capsys.readouterr()
+    assert "smoke test passed" not in captured.out
+    (line,) = [x for x in captured.err.splitlines() if x.startswith("smoke test FAILED")]
+    assert "offline voice no-such-voice" in line
+
+
+def test_smoke_test_with_a_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        entry_main(["--smoke-test", "doctor"])
+    assert exit_info.value.code == 2
+    assert "--smoke-test takes no command" in capsys.readouterr().err
