@@ -11,7 +11,7 @@ import argparse
 import importlib
 
 # Modules under ola_core/commands, one per `bench` topic, in --help order.
-TOPIC_MODULES: tuple[str, ...] = ("bench_speech", "bench_engine")
+TOPIC_MODULES: tuple[str, ...] = ("bench_speech", "bench_engine", "bench_gpu")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,6 +14,7 @@ that the same function serves the loader (on the real weights) and the accountin
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Literal
 
@@ -90,6 +91,8 @@ def quantize_linears(root: nn.Module, kind: LinearQuantization, compute_dtype: t
     """
     import bitsandbytes as bnb
 
+    if kind == "int8":  # on the CPU it logs a cast warning per layer and call; expected
+        logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     if isinstance(root, nn.Linear):
         raise ValueError("quantize_linears replaces children; pass the module that holds the Linear")
     replaced = 0

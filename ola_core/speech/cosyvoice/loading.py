@@ -130,12 +130,17 @@ def load_speakers(model_dir: Path) -> dict[str, dict[str, Tensor]]:
 
 
 def load_cosyvoice(
-    model_dir: Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    model_dir: Path,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    flow_dtype: torch.dtype | None = None,
 ) -> LoadedCosyVoice:
     """Build and fill the LM, flow decoder and vocoder from the official folder.
 
     ``dtype``: the LM and flow decoder's compute type (default fp32 on CPU, fp16 on CUDA as
-    upstream's fp16 mode); the vocoder always runs in fp32 (its iSTFT needs it).
+    upstream's fp16 mode); ``flow_dtype`` the flow decoder's when it differs (the memory profiles
+    keep the LM in bf16, whose range it needs, and the flow in fp16); the vocoder always runs in
+    fp32 (its iSTFT needs it).
     """
     model_dir = Path(model_dir).expanduser()
     missing = missing_files(model_dir)
@@ -183,7 +188,7 @@ def load_cosyvoice(
         model_dir=model_dir,
         config=config,
         lm=lm.to(device, dtype).eval(),
-        flow=flow.to(device, dtype).eval(),
+        flow=flow.to(device, flow_dtype or dtype).eval(),
         hift=hift.to(device).eval(),
         tokenizer=tokenizer,
         speakers=load_speakers(model_dir),
