@@ -1,7 +1,7 @@
 """Where the installed app keeps the user's things, for the uninstallers to show and ask about.
 
 ``python -m app.user_data`` prints one ``<bytes>\\t<folder>`` line per existing folder: the
-settings, the app's data (the interface-test model, cloned voices), its logs, and the downloaded
+settings, the app's data (conversation history, cloned voices, the interface-test model), its logs, and the downloaded
 models in the Hugging Face cache (only ours: other apps share that cache). scripts/uninstall.sh
 and scripts/uninstall.ps1 run it before they remove the environment, then ask before deleting.
 It lives in ``app`` because it gathers from several layers (settings, model_store); it imports
@@ -17,15 +17,15 @@ import huggingface_hub
 import platformdirs
 
 from ola_core import model_store
-from ola_core.settings import APP_NAME, settings_path
+from ola_core.settings import APP_NAME, data_dir, settings_path
 
 
 def user_data_folders() -> list[Path]:
     """Existing folders holding the user's settings, data, logs and downloaded models (no duplicates)."""
     folders = [
         settings_path().parent,
+        data_dir(),  # the conversation history, cloned voices
         platformdirs.user_data_path(APP_NAME, "Ola"),  # model_store's interface-test model
-        platformdirs.user_data_path(APP_NAME),  # CosyVoice's cloned voices (importing it loads torch)
         platformdirs.user_log_path(APP_NAME, "Ola"),  # app/crash.py's logs (importing it loads Qt)
     ]
     try:

@@ -159,6 +159,7 @@ def test_user_data_folders_under_a_non_ascii_home(tmp_path: Path) -> None:
     for folder in (settings, data / "interface-test-model", model / "snapshots" / "abc", other / "snapshots"):
         folder.mkdir(parents=True)
     (settings / "settings.json").write_text("{}")
+    (data / "history.sqlite3").write_text("")
     (model / "snapshots" / "abc" / "config.json").write_text("{}")
     result = subprocess.run(
         [sys.executable, "-m", "app.user_data"],
