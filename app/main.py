@@ -26,6 +26,7 @@ from app.dialogs.about import AboutDialog
 from app.dialogs.settings import SettingsDialog
 from app.dialogs.setup import SetupDialog
 from app.main_window import MainWindow
+from app.widgets.history_panel import History
 from ola_core import model_store
 from ola_core.assistant import Assistant
 from ola_core.errors import OlaError
@@ -71,6 +72,10 @@ class AppController(QObject):
             open_about=self.open_about,
             remember_hands_free=self.remember_hands_free,
         )
+        bridge = self.window.bridge
+        self.history = History(
+            self.window, self.settings.keep_history, bridge.conversation_reset, bridge.turn_finished
+        )
         for warning in warnings:
             self.window.show_problem("settings", warning, level="warning")
         # Connected to the window itself: if it is gone when the (slow) probe ends, Qt drops the call.
@@ -90,6 +95,7 @@ class AppController(QObject):
             self.assistant.apply_settings(self.settings)  # a new model folder reloads the model
             return
         self.assistant = Assistant(self.settings)
+        self.history.attach(self.assistant)  # before the window: a turn is saved before the list refreshes
         self.window.set_assistant(self.assistant)
         self.assistant.start()
 
@@ -100,6 +106,7 @@ class AppController(QObject):
     def _save(self, settings: Settings) -> None:
         self.settings = settings
         self.window.settings = settings
+        self.history.set_keep(settings.keep_history)
         try:
             save_settings(settings)
         except OlaError as error:

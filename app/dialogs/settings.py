@@ -66,6 +66,8 @@ LABELS = {
     "system_prompt": "System prompt",
     "language": "Language",
     "trace_file": "Write latency traces to (JSON lines)",
+    "keep_history": "Keep history (save every conversation on this computer)",
+    "cosyvoice_voice": "CosyVoice voice",
 }
 CHOICE_TEXT = {"nf4": "4-bit NF4 (recommended)", "int8": "8-bit (slow)", "none": "none — bf16 (full precision, 24 GB cards)",
                "speakers": "speakers (echo cancellation)", "headphones": "headphones"}  # fmt: skip
@@ -113,7 +115,7 @@ class SettingsDialog(QDialog):
                 )
                 form.addRow(LABELS.get(f.name, f.name.replace("_", " ").capitalize()), editor)
             if section == "generation":
-                for name in ("language", "trace_file"):
+                for name in ("language", "trace_file", "keep_history"):
                     form.addRow(LABELS[name], self._editor(name, section_types[name], {}, current[name]))
             self.tabs.addTab(page, title)
         buttons = QDialogButtonBox(

@@ -34,7 +34,9 @@ def thumbnail(rgb: np.ndarray, side: int = THUMB_SIDE) -> bytes:
     """A small JPEG of an RGB frame (longest side ``side``)."""
     height, width = rgb.shape[:2]
     scale = min(1.0, side / max(height, width))
-    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+    )
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise ValueError("JPEG encoding failed")
@@ -109,4 +111,6 @@ class HistoryRecorder:
             with self._lock:
                 row = self._rows.get(getattr(event, "turn_id", -1))
             if row is not None:
-                self.store.set_caption(row, str(getattr(event, "text", "")), str(getattr(event, "language", "") or ""))
+                self.store.set_caption(
+                    row, str(getattr(event, "text", "")), str(getattr(event, "language", "") or "")
+                )

@@ -24,7 +24,14 @@ from typing import Any
 from ola_core.errors import OlaError
 from ola_core.settings import data_dir
 
-__all__ = ["ConversationInfo", "ConversationRecord", "HistoryError", "HistoryStore", "TurnRecord", "history_path"]
+__all__ = [
+    "ConversationInfo",
+    "ConversationRecord",
+    "HistoryError",
+    "HistoryStore",
+    "TurnRecord",
+    "history_path",
+]
 
 HISTORY_FILE = "history.sqlite3"
 
@@ -151,7 +158,9 @@ class HistoryStore:
     # --- writing -------------------------------------------------------------------------------
     def create(self, title: str = "", now: float | None = None) -> int:
         now = time.time() if now is None else now
-        cursor = self._run("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)", (title, now, now))
+        cursor = self._run(
+            "INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)", (title, now, now)
+        )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -177,7 +186,9 @@ class HistoryStore:
         turn = cursor.lastrowid
         assert turn is not None
         for position, jpeg in enumerate(thumbnails):
-            self._run("INSERT INTO thumbnails (turn_id, position, jpeg) VALUES (?, ?, ?)", (turn, position, jpeg))
+            self._run(
+                "INSERT INTO thumbnails (turn_id, position, jpeg) VALUES (?, ?, ?)", (turn, position, jpeg)
+            )
         self._touch(conversation_id, now)
         return turn
 
@@ -220,7 +231,9 @@ class HistoryStore:
             args = (pattern,)
         rows = self._run(sql + " ORDER BY c.updated DESC, c.id DESC", args).fetchall()
         return [
-            ConversationInfo(id, title or _short(first or "") or "(empty conversation)", created, updated, turns)
+            ConversationInfo(
+                id, title or _short(first or "") or "(empty conversation)", created, updated, turns
+            )
             for id, title, created, updated, turns, first in rows
         ]
 
@@ -240,7 +253,12 @@ class HistoryStore:
             ).fetchall()
             turns.append(
                 TurnRecord(
-                    *row[:6],
+                    id=row[0],
+                    kind=row[1],
+                    user_text=row[2],
+                    caption=row[3],
+                    language=row[4],
+                    duration_s=row[5],
                     attachments=tuple(json.loads(row[6])),
                     frames_kind=row[7],
                     answer=row[8],

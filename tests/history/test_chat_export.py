@@ -66,17 +66,24 @@ def own_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ola_core.assistant, "Assistant", EchoAssistant)
 
 
-def test_export_writes_the_chat_and_the_history_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_writes_the_chat_and_the_history_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "chat.json"
     monkeypatch.setattr("sys.stdin", io.StringIO(f"hello\nhow are you\n/export {out}\n"))
     assert main(["chat", "--push-to-talk"]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert [(t["text"], t["answer"]) for t in data["turns"]] == [("hello", "olleh"), ("how are you", "uoy era woh")]
+    assert [(t["text"], t["answer"]) for t in data["turns"]] == [
+        ("hello", "olleh"),
+        ("how are you", "uoy era woh"),
+    ]
     (saved,) = HistoryStore(history_path()).list()
     assert saved.title == "hello" and saved.turns == 2
 
 
-def test_without_keep_history_nothing_is_written_but_export_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_keep_history_nothing_is_written_but_export_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     save_settings(Settings(keep_history=False))
     out = tmp_path / "chat.md"
     monkeypatch.setattr("sys.stdin", io.StringIO(f"hello\n/export {out}\n"))
@@ -85,7 +92,9 @@ def test_without_keep_history_nothing_is_written_but_export_works(tmp_path: Path
     assert not (tmp_path / "data").exists()
 
 
-def test_export_before_any_turn_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_before_any_turn_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(f"/export {tmp_path / 'x.md'}\n"))
     assert main(["chat", "--push-to-talk"]) == 0
     assert "Nothing to export yet" in capsys.readouterr().err

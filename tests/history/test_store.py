@@ -31,8 +31,13 @@ def _frame(value: int) -> TimedFrame:
 def test_round_trip_survives_reopening_the_file(tmp_path: Path, store: HistoryStore) -> None:
     first = store.create(now=100.0)
     turn = store.add_turn(
-        first, kind="voice", duration_s=2.5, attachments=("red.png",), frames_kind="screen",
-        thumbnails=(b"\xff\xd8jpeg",), now=101.0,
+        first,
+        kind="voice",
+        duration_s=2.5,
+        attachments=("red.png",),
+        frames_kind="screen",
+        thumbnails=(b"\xff\xd8jpeg",),
+        now=101.0,
     )
     store.set_caption(turn, "What is on my screen?", "en")
     store.finish_turn(turn, "A terminal.", "completed", {"turn_id": 1, "t_end": 3.0})
@@ -43,18 +48,31 @@ def test_round_trip_survives_reopening_the_file(tmp_path: Path, store: HistorySt
     assert record is not None
     assert record.info.title == "What is on my screen?"  # the first question names it
     (saved,) = record.turns
-    assert (saved.kind, saved.caption, saved.language, saved.duration_s) == ("voice", "What is on my screen?", "en", 2.5)
+    assert (saved.kind, saved.caption, saved.language, saved.duration_s) == (
+        "voice",
+        "What is on my screen?",
+        "en",
+        2.5,
+    )
     assert saved.attachments == ("red.png",) and saved.frames_kind == "screen"
     assert saved.thumbnails == (b"\xff\xd8jpeg",)
-    assert (saved.answer, saved.outcome, saved.trace) == ("A terminal.", "completed", {"turn_id": 1, "t_end": 3.0})
+    assert (saved.answer, saved.outcome, saved.trace) == (
+        "A terminal.",
+        "completed",
+        {"turn_id": 1, "t_end": 3.0},
+    )
     assert record.text_turns() == (("What is on my screen?", "A terminal."),)
 
 
 def test_search_rename_delete(store: HistoryStore) -> None:
     cats = store.create(now=1.0)
-    store.finish_turn(store.add_turn(cats, kind="text", user_text="Tell me about cats"), "Cats purr.", "completed", None)
+    store.finish_turn(
+        store.add_turn(cats, kind="text", user_text="Tell me about cats"), "Cats purr.", "completed", None
+    )
     maths = store.create(now=2.0)
-    store.finish_turn(store.add_turn(maths, kind="text", user_text="2+2?"), "It is 4, 100% sure.", "completed", None)
+    store.finish_turn(
+        store.add_turn(maths, kind="text", user_text="2+2?"), "It is 4, 100% sure.", "completed", None
+    )
 
     assert [c.id for c in store.list()] == [maths, cats]  # the most recently used first
     assert [c.id for c in store.list("PURR")] == [cats]  # answers are searched, any case
@@ -72,7 +90,9 @@ def test_search_rename_delete(store: HistoryStore) -> None:
 
 def test_recorder_writes_turns_captions_and_answers(store: HistoryStore) -> None:
     recorder = HistoryRecorder(store)
-    recorder(ev.UserTurnCaptured(1, "text", "Hello", 0.0, (_frame(10), _frame(20)), "camera", (Path("/x/a.png"),)))
+    recorder(
+        ev.UserTurnCaptured(1, "text", "Hello", 0.0, (_frame(10), _frame(20)), "camera", (Path("/x/a.png"),))
+    )
     recorder(ev.TurnFinished(1, "Hi there.", "completed", TurnTrace(1, "text", t_turn_start=1.0, t_end=2.0)))
     first = recorder.conversation_id
     recorder(ev.ConversationReset(3.0))  # Ctrl+N: the old conversation stays, the next turn opens another
@@ -91,6 +111,7 @@ def test_recorder_writes_turns_captions_and_answers(store: HistoryStore) -> None
     import cv2
 
     bgr = cv2.imdecode(np.frombuffer(turn.thumbnails[0], np.uint8), cv2.IMREAD_COLOR)
+    assert bgr is not None
     assert max(bgr.shape[:2]) == 160
     assert bgr[40, 20, 2] > 200 and bgr[40, 20, 0] < 60  # the red half is still red
 
@@ -121,14 +142,18 @@ def test_export_markdown_and_json(tmp_path: Path, store: HistoryStore) -> None:
 
     markdown = export(record, tmp_path / "out" / "talk.md").read_text(encoding="utf-8")
     assert "Look" in markdown and "A window." in markdown and "(interrupted)" in markdown
-    assert (tmp_path / "out" / "talk_files" / "turn000_screen_0.jpg").read_bytes() == record.turns[0].thumbnails[0]
+    assert (tmp_path / "out" / "talk_files" / "turn000_screen_0.jpg").read_bytes() == record.turns[
+        0
+    ].thumbnails[0]
     assert "talk_files/turn000_screen_0.jpg" in markdown
 
     data = json.loads(export(record, tmp_path / "talk.json").read_text(encoding="utf-8"))
     assert data["turns"][0]["text"] == "Look" and data["turns"][0]["frames"] == 1
 
 
-def test_history_path_follows_the_data_folder_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_history_path_follows_the_data_folder_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OLA_DATA_DIR", str(tmp_path / "data"))
     assert history_path() == tmp_path / "data" / "history.sqlite3"
 

@@ -45,7 +45,10 @@ ENGLISH_VOICE = "English (default)"
 CHINESE_VOICE = "Chinese (default)"
 # Default voice -> (language, what its prompt clip says). 4–8 s read aloud: in cloning's best range.
 DEFAULT_PROMPTS: dict[str, tuple[str, str]] = {
-    ENGLISH_VOICE: ("en", "Hello! I am your assistant. I can see what you show me and answer your questions."),
+    ENGLISH_VOICE: (
+        "en",
+        "Hello! I am your assistant. I can see what you show me and answer your questions.",
+    ),
     CHINESE_VOICE: ("zh", "你好！我是你的助手。我能看到你给我看的东西，并回答你的问题。"),
 }
 # What the Clone dialog asks the user to read (by the language of the app's answers).
@@ -75,13 +78,16 @@ def prompt_clip(language: str) -> tuple[np.ndarray, int, str]:
 
     name = ENGLISH_VOICE if language == "en" else CHINESE_VOICE
     transcript = DEFAULT_PROMPTS[name][1]
-    engines = [HibariSynthesizer(), EspeakSynthesizer()] if language == "en" else [EspeakSynthesizer()]
+    engines: list[type[HibariSynthesizer] | type[EspeakSynthesizer]] = (
+        [HibariSynthesizer, EspeakSynthesizer] if language == "en" else [EspeakSynthesizer]
+    )
     reasons = []
     for engine in engines:
         reason = engine.unavailable_reason()
         if reason is None:
-            samples = np.concatenate([np.asarray(p, np.float32) for p in engine.synthesize(transcript)])
-            return samples, engine.sample_rate, transcript
+            voice = engine()
+            samples = np.concatenate([np.asarray(p, np.float32) for p in voice.synthesize(transcript)])
+            return samples, voice.sample_rate, transcript
         reasons.append(reason)
     raise SynthesisError(
         f"The default {name} CosyVoice voice is made from an offline voice, and none can run: "
@@ -89,7 +95,9 @@ def prompt_clip(language: str) -> tuple[np.ndarray, int, str]:
     )
 
 
-def ensure_default_voices(model: LoadedCosyVoice, path: Path, names: Iterable[str] = DEFAULT_PROMPTS) -> list[str]:
+def ensure_default_voices(
+    model: LoadedCosyVoice, path: Path, names: Iterable[str] = DEFAULT_PROMPTS
+) -> list[str]:
     """Clone the default voices not saved in ``path`` yet; returns the ones made now.
 
     A default that cannot be made (no offline voice, no cloning encoders) is skipped with a log

@@ -62,9 +62,15 @@ def test_first_use_makes_both_defaults_once_and_speaks(
     chinese = synth.voice_prompt(None, "今天天气很好。")
     assert set(load_voices(path)) == {ENGLISH_VOICE, CHINESE_VOICE}
     saved = load_voices(path)
-    assert chinese.prompt_text is not None and chinese.prompt_text.tolist() == saved[CHINESE_VOICE]["prompt_text"].tolist()
+    assert (
+        chinese.prompt_text is not None
+        and chinese.prompt_text.tolist() == saved[CHINESE_VOICE]["prompt_text"].tolist()
+    )
     english = synth.voice_prompt(None, "Good morning.")
-    assert english.prompt_text is not None and english.prompt_text.tolist() == saved[ENGLISH_VOICE]["prompt_text"].tolist()
+    assert (
+        english.prompt_text is not None
+        and english.prompt_text.tolist() == saved[ENGLISH_VOICE]["prompt_text"].tolist()
+    )
     pcm = np.concatenate(list(synth.synthesize("Hi.")))
     assert len(pcm) > 0 and np.isfinite(pcm).all()
     assert voices.ensure_default_voices(shipped_none, path) == []  # never made twice
