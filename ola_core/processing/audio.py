@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
-import av
 import numpy as np
-import soundfile
-import soxr
 import torch
 
 from ola_core.errors import MediaError
 from ola_core.processing.files import ffmpeg_reason, open_media, require_file
 from ola_core.processing.inputs import SpeechInput
+
+# av, soundfile and soxr are imported where files are decoded or resampled: the model and the
+# engine (mels of an in-memory 16 kHz clip) then run without them, e.g. on a bare GPU machine.
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ def read_audio_file(path: str | Path, max_seconds: float | None = MAX_SECONDS) -
     official), PyAV for everything else (m4a, aac, audio in video containers). The cap keeps a
     two-hour podcast from taking gigabytes of memory for the 12.5 minutes the model can hear.
     """
+    import soundfile
+
     path = require_file(path, "Audio file")
     try:
         # An open Python file, not the name: libsndfile cannot open names that are not UTF-8.
@@ -122,6 +124,8 @@ def require_finite(samples: np.ndarray, name: str) -> None:
 
 def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) -> DecodedAudio | None:
     """The first audio stream of any FFmpeg-readable file, or None if it has none."""
+    import av
+
     path = Path(path)
     blocks: list[np.ndarray] = []
     decoded = 0
@@ -159,6 +163,8 @@ def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) 
 
 def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """(channels, n) float32 at any rate → (m,) float32 at 16 kHz, exactly as librosa.load(sr=16000)."""
+    import soxr
+
     mono = np.mean(samples, axis=0) if samples.ndim == 2 else samples  # librosa.to_mono
     mono = mono.astype(np.float32, copy=False)
     if sample_rate == SAMPLE_RATE:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
+if TYPE_CHECKING:
+    import av
 
 from ola_core.errors import MediaError
 
@@ -49,6 +50,8 @@ def open_media(path: str | Path) -> Iterator[Any]:
     FFmpeg takes the name as UTF-8 text; a name with other bytes (an old Latin-1 file) is
     handed over as an open Python file instead.
     """
+    import av  # here, not at the top: the model and engine run without PyAV (a bare GPU machine)
+
     name = str(path)
     try:
         name.encode("utf-8")

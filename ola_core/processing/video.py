@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeAlias
 
-import av
 import numpy as np
 import torch
 from PIL import Image
@@ -175,6 +174,8 @@ def process_video_file(
     path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, *, with_audio: bool = True
 ) -> VideoClip:
     """A video file → sampled frames and (``with_audio``) its soundtrack as speech input."""
+    import av  # here, not at the top: the engine runs without PyAV (a bare GPU machine)
+
     path = require_file(path, "Video")
     try:
         with open_media(path) as container:
