@@ -20,6 +20,7 @@ import pytest
 
 from ola_core import model_store
 from ola_core.commands import download as download_cmd
+from ola_core.model.locator import WHISPER_TOKENIZER_REPO
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 
@@ -41,6 +42,11 @@ LISTINGS: dict[str, list[tuple[str, int]]] = {
         (model_store.WHISPER_FILE_NAME, 20_000),
         (model_store.BEATS_FILE_NAME, 10_000),
         ("README.md", 50),
+    ],
+    WHISPER_TOKENIZER_REPO: [  # Whisper's vocabulary, for captions: only tokenizer.json is fetched
+        ("tokenizer.json", 2_000),
+        ("model.safetensors", 90_000),
+        ("vocab.json", 1_000),
     ],
 }
 
@@ -108,16 +114,17 @@ def test_download_fetches_only_needed_files_with_progress(hub: FakeHub) -> None:
     assert f"{model_store.OLA_REPO}/speech_projector.bin" not in fetched
     assert not any(f.endswith("README.md") for f in fetched)
     assert f"{model_store.SPEECH_ENCODERS_REPO}/{model_store.BEATS_FILE_NAME}" in fetched
-    assert len(fetched) == 9
+    assert f"{WHISPER_TOKENIZER_REPO}/tokenizer.json" in fetched
+    assert len(fetched) == 10
 
     done = [r.done_bytes for r in reports]
     assert done == sorted(done), "progress must never go backwards"
     assert (
         reports[-1].done_bytes
         == reports[-1].total_bytes
-        == 40_000 + 30_000 + 300 + 100 + 200 + 5_000 + 400 + 30_000
+        == 40_000 + 30_000 + 300 + 100 + 200 + 5_000 + 400 + 30_000 + 2_000
     )
-    assert reports[-1].files_done == reports[-1].files_total == 9
+    assert reports[-1].files_done == reports[-1].files_total == 10
     assert model_store.find_in_hf_cache(hub.cache) == files
 
 
@@ -252,7 +259,7 @@ def test_download_command_end_to_end(hub: FakeHub, capsys: pytest.CaptureFixture
     assert cli.run(args) == 0
     out, err = capsys.readouterr()
     assert "Ola-7B:" in out and str(hub.cache) in out
-    assert "100.0%" in err and "[9/9]" in err  # the last progress line
+    assert "100.0%" in err and "[10/10]" in err  # the last progress line
     assert "CPU" in err or "GB" in err  # the hardware advice comes first
 
 

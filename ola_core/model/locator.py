@@ -28,6 +28,11 @@ INDEX_NAME = "model.safetensors.index.json"  # a sharded checkpoint's index
 SINGLE_NAME = "model.safetensors"  # an unsharded checkpoint
 # Hugging Face repositories that may hold the encoder files (the Ola repo gained copies later).
 ENCODER_REPOS = (SPEECH_ENCODERS_REPO, OLA_REPO)
+# Whisper's own tokenizer (for captions: large-v3.pt holds the weights but no vocabulary), found
+# beside large-v3.pt under its local name or in the HF cache of the official Whisper repository.
+WHISPER_TOKENIZER_REPO = "openai/whisper-large-v3"
+WHISPER_TOKENIZER_FILE = "tokenizer.json"
+WHISPER_TOKENIZER_NAME = "whisper-tokenizer.json"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,12 @@ def find_encoder_files(
     whisper = _find_one(WHISPER_FILE_NAME, "Whisper speech encoder", model_dir, speech_encoder)
     beats = _find_one(BEATS_FILE_NAME, "BEATs audio encoder", model_dir, music_encoder)
     return EncoderFiles(whisper, beats)
+
+
+def find_whisper_tokenizer(whisper: Path) -> Path | None:
+    """Whisper's ``tokenizer.json`` (beside ``large-v3.pt``, else the HF cache), or None: no captions."""
+    beside = whisper.parent / WHISPER_TOKENIZER_NAME
+    return beside if beside.is_file() else _hf_cached(WHISPER_TOKENIZER_REPO, WHISPER_TOKENIZER_FILE)
 
 
 def _find_one(name: str, what: str, model_dir: Path, explicit: str | Path | None) -> Path:

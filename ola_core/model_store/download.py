@@ -21,7 +21,13 @@ import huggingface_hub
 from tqdm.std import tqdm
 
 from ola_core.errors import OlaError
-from ola_core.model.locator import OLA_REPO, SPEECH_ENCODER_FILES, SPEECH_ENCODERS_REPO
+from ola_core.model.locator import (
+    OLA_REPO,
+    SPEECH_ENCODER_FILES,
+    SPEECH_ENCODERS_REPO,
+    WHISPER_TOKENIZER_FILE,
+    WHISPER_TOKENIZER_REPO,
+)
 from ola_core.model_store.locating import ModelFiles, find_in_hf_cache
 from ola_core.speech.cosyvoice.files import COSYVOICE_REPO, is_needed_file
 
@@ -78,6 +84,8 @@ def wanted_files(repo_id: str, names: Iterable[tuple[str, int]]) -> list[RemoteF
             continue
         if repo_id == SPEECH_ENCODERS_REPO and name not in SPEECH_ENCODER_FILES:
             continue
+        if repo_id == WHISPER_TOKENIZER_REPO and name != WHISPER_TOKENIZER_FILE:  # captions' vocabulary only
+            continue
         if repo_id == COSYVOICE_REPO and not is_needed_file(name):  # ≈1 GB of it is never read
             continue
         out.append(RemoteFile(repo_id, name, size))
@@ -117,7 +125,8 @@ class Downloader:
         progress: Callable[[DownloadProgress], None] | None = None,
         report_every_s: float = 0.2,
     ) -> None:
-        self.repos = [OLA_REPO, SPEECH_ENCODERS_REPO] + ([COSYVOICE_REPO] if with_cosyvoice else [])
+        self.repos = [OLA_REPO, SPEECH_ENCODERS_REPO, WHISPER_TOKENIZER_REPO]
+        self.repos += [COSYVOICE_REPO] if with_cosyvoice else []
         self.cache_dir = cache_dir
         self._progress = progress
         self._report_every_s = report_every_s
