@@ -100,3 +100,17 @@ def test_shared_values_load_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_no_file_of_ours_is_over_500_lines() -> None:
+    """Small modules: a file past 500 lines is split by concern (issue 14), tests and scripts too."""
+    suffixes = {".py", ".sh", ".ps1", ".bat", ".spec"}
+    too_long = {
+        str(path.relative_to(ROOT)): n
+        for folder in ("ola_core", "app", "tests", "benchmarks", "scripts", "packaging")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in suffixes
+        and "__pycache__" not in path.parts
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert not too_long, too_long

@@ -107,12 +107,3 @@ def test_file_dialog_offers_every_suffix_of_the_media_table() -> None:
     patterns = set(media.removeprefix("Media (").removesuffix(")").split())
     assert patterns == {f"*{suffix}" for suffix in IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES}
     assert "*.tiff" in patterns  # the table's, not a private list of the dialog's
-
-
-def test_every_app_file_is_under_500_lines() -> None:
-    long = {
-        str(p.relative_to(APP.parent)): n
-        for p in APP.rglob("*.py")
-        if (n := len(p.read_text().splitlines())) >= 500
-    }
-    assert not long, long
