@@ -156,6 +156,10 @@ class StreamTarget:
         """Create the stream inside this block (it routes PortAudio's ``default`` to ``pulse_name``)."""
         return pulse_target(self.variable, self.pulse_name) if self.pulse_name else contextlib.nullcontext()
 
+    def track(self, stream: Any) -> None:
+        """The stream opened here stays open through :func:`refresh_portaudio` (see there)."""
+        track_stream(stream)
+
 
 def stream_target(kind: Literal["input", "output"], name: str | None) -> StreamTarget:
     """Where a stream for device ``name`` (None: the system default) must be opened.

@@ -94,6 +94,8 @@ class OutputTarget(Protocol):
     @property
     def portaudio_device(self) -> str | None: ...
     def opening(self) -> contextlib.AbstractContextManager[None]: ...
+    def track(self, stream: Any) -> None:
+        """Told of the opened stream (so a device-list refresh never closes it under the player)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ class DefaultOutput:
 
     def opening(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    def track(self, stream: Any) -> None:
+        pass
 
 
 SpeakerLocator = Callable[[str | None], OutputTarget]  # raises AudioDeviceError when the name is gone
@@ -347,6 +352,7 @@ class AudioPlayer:
                     callback=self._callback,
                     finished_callback=self._finished,
                 )
+                target.track(stream)
                 self._last_callback = time.monotonic()
                 self._clock_frames = 0
                 stream.start()

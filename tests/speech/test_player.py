@@ -177,6 +177,21 @@ def test_a_chosen_speaker_is_the_one_that_plays(virtual_audio: Any, tmp_path: Pa
     assert np.abs(default[0]).max() < 0.01, "the sound went to the default speaker"
 
 
+def test_the_open_stream_is_tracked_so_a_device_refresh_never_closes_it(
+    virtual_audio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Windows/macOS a device-list refresh re-initialises PortAudio: never while we play."""
+    from ola_core.capture import devices
+
+    tracked: list[Any] = []
+    monkeypatch.setattr(devices, "track_stream", tracked.append)
+    with AudioPlayer(device="micfeed", locate=locate_speaker) as player:
+        player.play(tone(440.0, 0.2), RATE)
+        player.end()
+        assert player.wait(5.0)
+        assert len(tracked) == 1 and not tracked[0].closed  # the player's own, open stream
+
+
 def test_a_missing_device_is_a_clear_error_or_falls_back(virtual_audio: Any) -> None:
     player = AudioPlayer(device="no such speaker anywhere", locate=locate_speaker)
     try:
