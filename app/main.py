@@ -12,17 +12,19 @@ import gc
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtWidgets import QApplication, QComboBox, QDialog, QWidget
 
 from app import crash, resources, theme
 from app.devices import DeviceLists, collect
 from app.dialogs.about import AboutDialog
+from app.dialogs.clone_voice import VoicePicker
 from app.dialogs.settings import SettingsDialog
 from app.dialogs.setup import SetupDialog
 from app.main_window import MainWindow
@@ -82,6 +84,7 @@ class AppController(QObject):
         self.devices_found.connect(self.window.set_devices)
         threading.Thread(target=self._collect_devices, name="devices", daemon=True).start()
         self._run_setup = run_setup
+        self._studio: Any = None  # ola_core.speech.cosyvoice.studio.VoiceStudio, made when first needed
 
     def start(self) -> None:
         self.window.show()
@@ -138,7 +141,8 @@ class AppController(QObject):
         d = self.devices
         devices = {"microphone": d.microphone, "speaker": d.speaker, "camera": d.camera, "monitor": d.monitor}
         devices["voice"] = d.voice
-        dialog = SettingsDialog(self.settings, devices=devices, parent=self.window)
+        devices["cosyvoice_voice"], voice_row = self._voice_picker()
+        dialog = SettingsDialog(self.settings, devices=devices, voice_row=voice_row, parent=self.window)
         dialog.tabs.setCurrentIndex(tab)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
@@ -154,6 +158,25 @@ class AppController(QObject):
             self.window.show_model(new_files)
             if new_files is not None:
                 self.start_assistant()
+
+    def _voice_picker(self) -> tuple[list[tuple[Any, str]], Callable[[QComboBox], QWidget]]:
+        """The CosyVoice voices for the settings and the row that previews and clones them."""
+        from ola_core.speech.cosyvoice.studio import VoiceStudio
+
+        if self._studio is None:
+            self._studio = VoiceStudio()
+        try:
+            names = self._studio.names()
+        except OlaError as error:
+            self.window.show_problem("synthesis", str(error), level="warning")
+            names = []
+        studio, audio = self._studio, self.settings.audio
+        language = self.settings.language
+
+        def row(combo: QComboBox) -> QWidget:
+            return VoicePicker(combo, studio, microphone=audio.microphone, language=language)
+
+        return [(name, name) for name in names], row
 
     def open_about(self) -> None:
         AboutDialog(

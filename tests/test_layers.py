@@ -8,7 +8,7 @@ on one line are siblings and independent of each other — the spirit of an impo
     commands | cli                 the front ends of the CLI
     assistant
     model_store                    finds, downloads and checks the model files
-    engine | capture | speech
+    engine | capture | speech | history
     settings
     model | processing             (processing never imports model; model may use processing)
     errors | events | trace | log | privacy | progress | media_types | ...   — the base
@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"commands", "cli"},
     {"assistant"},
     {"model_store"},
-    {"engine", "capture", "speech"},
+    {"engine", "capture", "speech", "history"},
     {"settings"},
     {"model", "processing"},
     set(),  # the base: every unit not named above (single modules of shared values and helpers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from PySide6.QtWidgets import (
@@ -72,6 +72,10 @@ LABELS = {
 CHOICE_TEXT = {"nf4": "4-bit NF4 (recommended)", "int8": "8-bit (slow)", "none": "none — bf16 (full precision, 24 GB cards)",
                "speakers": "speakers (echo cancellation)", "headphones": "headphones"}  # fmt: skip
 DEFAULT_TEXT = "(system default)"
+NONE_TEXT = {
+    "voice": "(automatic: the best one available)",
+    "cosyvoice_voice": "(by language: the English or Chinese default voice)",
+}
 
 
 def _literal_choices(hint: Any) -> tuple[tuple[Any, ...], bool]:
@@ -92,6 +96,7 @@ class SettingsDialog(QDialog):
         settings: Settings,
         *,
         devices: Mapping[str, Sequence[tuple[Any, str]]] | None = None,
+        voice_row: Callable[[QComboBox], QWidget] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -113,6 +118,8 @@ class SettingsDialog(QDialog):
                 editor = self._editor(
                     f"{section}.{f.name}", hints[f.name], f.metadata, current[section][f.name]
                 )
+                if f.name == "cosyvoice_voice" and voice_row is not None and isinstance(editor, QComboBox):
+                    editor = voice_row(editor)  # the list with Preview and Clone… beside it
                 form.addRow(LABELS.get(f.name, f.name.replace("_", " ").capitalize()), editor)
             if section == "generation":
                 for name in ("language", "trace_file", "keep_history"):
@@ -136,9 +143,7 @@ class SettingsDialog(QDialog):
         if name in self._devices:  # devices and voices found on this machine
             editor = QComboBox()
             if hint is not int:  # str | None fields: None = the system default / automatic choice
-                editor.addItem(
-                    "(automatic: the best one available)" if name == "voice" else DEFAULT_TEXT, None
-                )
+                editor.addItem(NONE_TEXT.get(name, DEFAULT_TEXT), None)
             for device, description in self._devices[name]:
                 editor.addItem(description, device)
             if value is not None and editor.findData(value) < 0:
