@@ -15,11 +15,12 @@ import platform
 import re
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ola_core.speech.selection import VoiceContext, list_voices
 from ola_core.speech.splitter import SentenceSplitter
-from ola_core.speech.synthesizer import Synthesizer
+
+if TYPE_CHECKING:  # imported when the topic runs: `bench gpu` must parse without soxr and audio I/O
+    from ola_core.speech.synthesizer import Synthesizer
 
 SENTENCES: dict[str, tuple[str, ...]] = {
     "en": (
@@ -154,6 +155,8 @@ def _raw_end(raw: str, chunk: str, cursor: int) -> int:
 
 
 def run_benchmark(synthesizer: str | None = None) -> dict[str, Any]:
+    from ola_core.speech.selection import VoiceContext, list_voices
+
     context = VoiceContext()
     engines = []
     for entry, name, reason in list_voices(context):

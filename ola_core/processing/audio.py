@@ -163,12 +163,12 @@ def read_audio_track(path: str | Path, max_seconds: float | None = MAX_SECONDS) 
 
 def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """(channels, n) float32 at any rate → (m,) float32 at 16 kHz, exactly as librosa.load(sr=16000)."""
-    import soxr
-
     mono = np.mean(samples, axis=0) if samples.ndim == 2 else samples  # librosa.to_mono
     mono = mono.astype(np.float32, copy=False)
     if sample_rate == SAMPLE_RATE:
         return mono
+    import soxr  # only to resample: 16 kHz clips (the engine's) need no soxr
+
     n_out = math.ceil(mono.shape[0] * (SAMPLE_RATE / sample_rate))
     resampled = soxr.resample(mono, sample_rate, SAMPLE_RATE, quality=RESAMPLE_QUALITY)
     # librosa.util.fix_length: soxr may return a sample more or less than ⌈n·ratio⌉.
