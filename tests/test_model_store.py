@@ -289,3 +289,10 @@ def test_cosyvoice_download_skips_what_our_runtime_never_reads() -> None:
         "CosyVoice-BlankEN/config.json",
         "CosyVoice-BlankEN/tokenizer_config.json",
     }
+
+
+def test_recommendation_names_the_memory_profile() -> None:
+    """Setup and `download` say which profile the card gets: "RTX 4060, 9 GB: 8 GB profile"."""
+    rec = model_store.recommend(model_store.Hardware(True, "RTX 4060", 8.6, 7.6))
+    assert rec.profile == "8gb" and "RTX 4060, 9 GB: 8 GB profile" in rec.message
+    assert model_store.recommend(model_store.Hardware(True, "RTX 4090", 25.8, 24.0)).profile == "24gb"

@@ -39,6 +39,7 @@ class Recommendation:
     fits: bool
     message: str
     offer_test_model: bool
+    profile: str = "24gb"  # the memory profile (ola_core.model.profiles) picked from the free memory
 
 
 def detect_hardware() -> Hardware:
@@ -109,16 +110,20 @@ def recommend(hardware: Hardware, with_cosyvoice: bool = True) -> Recommendation
             ),
             offer_test_model=True,
         )
-    gpu = f"{hardware.gpu_name} ({hardware.free_gb:.1f} of {hardware.total_gb:.1f} GB free)"
+    from ola_core.model.profiles import describe, pick_profile
+
+    profile = pick_profile(int(hardware.free_gb * 1e9))
+    gpu = f"{describe(profile, hardware.gpu_name, hardware.total_gb)} ({hardware.free_gb:.1f} GB free)"
     bf16 = footprint_gb("none", with_cosyvoice)
     if hardware.free_gb >= bf16 + 2.0:
         return Recommendation(
-            "cuda", "none", bf16, True, f"{gpu}: full precision (bf16) fits, ≈ {bf16:.0f} GB.", False
-        )
+            "cuda", "none", bf16, True, f"{gpu}: full precision (bf16) fits, ≈ {bf16:.0f} GB.", False,
+            profile.name,
+        )  # fmt: skip
     nf4 = footprint_gb("nf4", with_cosyvoice)
     if hardware.free_gb >= nf4:
         return Recommendation(
-            "cuda", "nf4", nf4, True, f"{gpu}: 4-bit NF4 recommended, ≈ {nf4:.1f} GB.", False
+            "cuda", "nf4", nf4, True, f"{gpu}: 4-bit NF4 recommended, ≈ {nf4:.1f} GB.", False, profile.name
         )
     return Recommendation(
         device="cuda",
@@ -130,4 +135,5 @@ def recommend(hardware: Hardware, with_cosyvoice: bool = True) -> Recommendation
             "off (the fallback voice runs on the CPU) or lower the frames per turn."
         ),
         offer_test_model=True,
+        profile=profile.name,
     )
