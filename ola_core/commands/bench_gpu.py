@@ -27,12 +27,20 @@ PROFILE_CHOICES = ("8gb", "12gb", "24gb")
 
 
 def register(topics: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = topics.add_parser("gpu", help="per memory profile: VRAM per part, TTFT, tok/s, first audio (issue 15)")
-    parser.add_argument("--tiny", action="store_true", help="tiny random models (CI) instead of full-size ones")
+    parser = topics.add_parser(
+        "gpu", help="per memory profile: VRAM per part, TTFT, tok/s, first audio (issue 15)"
+    )
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny random models (CI) instead of full-size ones"
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--profiles", default=",".join(PROFILE_CHOICES), help="comma-separated (default all)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for the JSON and table")
-    parser.add_argument("--work", type=Path, default=None, help="folder for the written models (default: temporary)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results"), help="folder for the JSON and table"
+    )
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for the written models (default: temporary)"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--speech-seconds", type=float, default=5.0)
@@ -84,7 +92,11 @@ def run_kit(work: Path, names: list[str], args: argparse.Namespace) -> dict[str,
         "models": "tiny random" if args.tiny else "full-size random Ola-7B + CosyVoice2-0.5B",
         "torch": torch.__version__,
         "write_models_s": round(time.monotonic() - t0, 2),
-        "turn": {"speech_seconds": args.speech_seconds, "frames": args.frames, "max_new_tokens": args.max_new_tokens},
+        "turn": {
+            "speech_seconds": args.speech_seconds,
+            "frames": args.frames,
+            "max_new_tokens": args.max_new_tokens,
+        },
         "profiles": {},
     }
     turns = benchmark_turns(args.frames, args.speech_seconds)
@@ -148,7 +160,7 @@ def run_profile(
         "ola_allocated_bytes": ola_allocated if cuda else None,
         "cosyvoice_allocated_bytes": voice_allocated,
         "peak_turn_bytes": turn_peak,
-        "peak_total_bytes": max(load_peak, _peak(cuda) or 0) if cuda else None,
+        "peak_total_bytes": max(load_peak or 0, _peak(cuda) or 0) if cuda else None,
         "context_limit_tokens": engine.max_context_tokens,
         "turn1": _turn(first),
         "followup": _turn(follow),
@@ -197,7 +209,9 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
         out[name] = {
             "decode_speedup": round(decode / ref_decode, 3) if decode and ref_decode else None,
             "followup_ttft_ratio": round(ttft / ref_ttft, 3) if ttft and ref_ttft else None,
-            "peak_gib": round(figures["peak_total_bytes"] / 2**30, 3) if figures["peak_total_bytes"] else None,
+            "peak_gib": round(figures["peak_total_bytes"] / 2**30, 3)
+            if figures["peak_total_bytes"]
+            else None,
         }
     return out
 
@@ -255,4 +269,3 @@ def _peak(cuda: bool) -> int | None:
     import torch
 
     return int(torch.cuda.max_memory_allocated()) if cuda else None
-

@@ -38,7 +38,9 @@ class CpuEmbedding(nn.Module):
 
     def __init__(self, embedding: nn.Embedding, output_device: torch.device) -> None:
         super().__init__()
-        object.__setattr__(self, "_table", embedding.to("cpu") if embedding.weight.device.type != "meta" else embedding)
+        object.__setattr__(
+            self, "_table", embedding.to("cpu") if embedding.weight.device.type != "meta" else embedding
+        )
         self.output_device = torch.device(output_device)
 
     @property

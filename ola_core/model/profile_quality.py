@@ -15,7 +15,9 @@ from torch import Tensor, nn
 
 
 @torch.no_grad()
-def logit_agreement(reference: nn.Module, candidate: nn.Module, prompt: Tensor, steps: int) -> dict[str, float]:
+def logit_agreement(
+    reference: nn.Module, candidate: nn.Module, prompt: Tensor, steps: int
+) -> dict[str, float]:
     """Greedy ``steps`` tokens of ``reference`` from ``prompt`` (1, L); both models scored on them."""
     ref_ids = _greedy(reference, prompt, steps)
     ref_logits = _logits(reference, ref_ids)[:, prompt.shape[1] - 1 : -1]
@@ -29,7 +31,9 @@ def logit_agreement(reference: nn.Module, candidate: nn.Module, prompt: Tensor, 
         "logit_max_abs_delta": float(delta.max()),
         "logit_mean_abs_delta": float(delta.mean()),
         "logit_scale": float(ref_logits.std()),
-        "teacher_forced_top1_agreement": float((cand_logits.argmax(-1) == ref_logits.argmax(-1)).float().mean()),
+        "teacher_forced_top1_agreement": float(
+            (cand_logits.argmax(-1) == ref_logits.argmax(-1)).float().mean()
+        ),
         "free_run_agreement": float((new_ref == new_cand).float().mean()),
         "free_run_first_departure": float(departed[0, 0]) if len(departed) else float(steps),
     }
@@ -39,9 +43,11 @@ def logit_agreement(reference: nn.Module, candidate: nn.Module, prompt: Tensor, 
 def encoder_errors(reference: nn.Module, candidate: nn.Module, seed: int = 0) -> dict[str, float]:
     """Relative error (‖Δ‖/‖ref‖) of the speech encoder (Whisper + BEATs) and the ViT outputs."""
     generator = torch.Generator().manual_seed(seed)
-    speech = reference.get_submodule("model.speech_encoder")
+    speech: Any = reference.get_submodule("model.speech_encoder")
     whisper = speech.whisper_model
-    mels = torch.randn(1, 2 * whisper.positional_embedding.shape[0], whisper.conv1.in_channels, generator=generator)
+    mels = torch.randn(
+        1, 2 * whisper.positional_embedding.shape[0], whisper.conv1.in_channels, generator=generator
+    )
     wavs = torch.zeros(1, 480000)
     wavs[0, :80000] = 0.1 * torch.randn(80000, generator=generator)
     pixels = torch.rand(2, 3, 64, 96, generator=generator) * 2 - 1
@@ -55,12 +61,12 @@ def encoder_errors(reference: nn.Module, candidate: nn.Module, seed: int = 0) ->
     return errors
 
 
-def _logits(model: nn.Module, ids: Tensor) -> Tensor:
+def _logits(model: Any, ids: Tensor) -> Tensor:
     out: Any = model(input_ids=ids.to(model.device))
     return out.logits.float().cpu()
 
 
-def _greedy(model: nn.Module, prompt: Tensor, steps: int) -> Tensor:
+def _greedy(model: Any, prompt: Tensor, steps: int) -> Tensor:
     """Greedy continuation with a KV cache (no EOS stop: a fixed number of compared steps)."""
     ids = prompt.to(model.device)
     out: Any = model(input_ids=ids, use_cache=True)

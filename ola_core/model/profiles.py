@@ -17,7 +17,7 @@ are those of the real module types, not a hand formula.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -122,7 +122,7 @@ def profile_for(name: str | None, free_bytes: int | None) -> Profile:
         return pick_profile(free_bytes)
     if name not in PROFILES:
         raise ValueError(f"unknown memory profile {name!r}; choose one of {', '.join(PROFILE_NAMES)} or auto")
-    return PROFILES[name]  # type: ignore[index]
+    return PROFILES[name]
 
 
 def describe(profile: Profile, gpu_name: str | None, total_gb: float | None) -> str:
@@ -146,7 +146,7 @@ def apply_profile(model: nn.Module, profile: Profile, device: torch.device, dtyp
     if profile.encoders != "none":
         for path in ("model.speech_encoder.whisper_model", "model.vision_tower.vision_tower"):
             quantize_linears(model.get_submodule(path), profile.encoders, dtype)
-    encoder = model.get_submodule("model.speech_encoder")
+    encoder: Any = model.get_submodule("model.speech_encoder")
     encoder.beats_dtype = profile.beats_dtype
     encoder.get_submodule("beats_model").to(profile.beats_dtype)
     if profile.vit_frames_per_step:
@@ -157,7 +157,7 @@ def apply_profile(model: nn.Module, profile: Profile, device: torch.device, dtyp
         keep_embeddings_on_cpu(model, device)
 
 
-def chunk_vit_frames(tower: nn.Module, frames_per_step: int) -> None:
+def chunk_vit_frames(tower: Any, frames_per_step: int) -> None:
     """Run the ViT over a video's frames ``frames_per_step`` at a time (frames are independent).
 
     Bounds the ViT's activation peak, which grows with the frames of a turn, to that of a few.
@@ -171,7 +171,9 @@ def chunk_vit_frames(tower: nn.Module, frames_per_step: int) -> None:
     tower.forward_batch = forward_batch
 
 
-def quantize_linears_of(model: nn.Module, name: str, kind: Literal["int8", "nf4"], dtype: torch.dtype) -> None:
+def quantize_linears_of(
+    model: nn.Module, name: str, kind: Literal["int8", "nf4"], dtype: torch.dtype
+) -> None:
     """Quantize the single Linear ``model.<name>`` (a top-level child, e.g. lm_head)."""
     holder = nn.Module()
     holder.add_module(name, model.get_submodule(name))
@@ -209,7 +211,9 @@ class Account:
         return self.weight_bytes + self.activation_bytes + context_tokens * self.kv_bytes_per_token
 
 
-def part_bytes(model: nn.Module, parts: tuple[tuple[str, str], ...] = OLA_PARTS) -> tuple[dict[str, int], dict[str, int]]:
+def part_bytes(
+    model: nn.Module, parts: tuple[tuple[str, str], ...] = OLA_PARTS
+) -> tuple[dict[str, int], dict[str, int]]:
     """(GPU bytes, CPU bytes) per part of ``model``, from its modules' actual storage types."""
     gpu: dict[str, int] = {}
     cpu: dict[str, int] = {}
@@ -227,7 +231,7 @@ def kv_bytes_per_token(config: OlaConfig, dtype: torch.dtype = torch.bfloat16) -
     """Keys and values of every layer for one token."""
     head_dim = config.hidden_size // config.num_attention_heads
     element = torch.tensor([], dtype=dtype).element_size()
-    return 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * element
+    return 2 * config.num_hidden_layers * int(config.num_key_value_heads or 0) * head_dim * element
 
 
 def ola_on_meta(config: OlaConfig, profile: Profile, dtype: torch.dtype = torch.bfloat16) -> nn.Module:
@@ -235,7 +239,8 @@ def ola_on_meta(config: OlaConfig, profile: Profile, dtype: torch.dtype = torch.
     from ola_core.model.modeling import OlaForCausalLM
 
     with torch.device("meta"):
-        model = OlaForCausalLM(config).to(dtype)
+        model: Any = OlaForCausalLM(config)
+        model.to(dtype)
         if profile.llm_layers != "none":
             quantize_linears(model.get_submodule("model.layers"), profile.llm_layers, dtype)
         apply_profile(model, profile, torch.device("meta"), dtype)

@@ -40,16 +40,25 @@ def test_bench_gpu_tiny_runs_without_gui_or_audio_libraries(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "bench_gpu_tiny.json").read_text())
     assert (tmp_path / "bench_gpu_tiny.md").read_text().count("\n| ") == 5  # header + 3 profiles + official
-    assert set(report["profiles"]) == {"8gb", "12gb", "24gb"} and set(report["ratios"]) == set(report["profiles"])
+    assert set(report["profiles"]) == {"8gb", "12gb", "24gb"} and set(report["ratios"]) == set(
+        report["profiles"]
+    )
     for figures in [*report["profiles"].values(), report["official"]]:
         for key in ("load_s", "weights_gpu_bytes", "context_limit_tokens", "endpoint_to_first_audio_s"):
             assert key in figures
-        assert {"ttft_s", "decode_tokens_per_s", "encoders_s"} <= set(figures["turn1"]) <= set(figures["followup"])
+        assert (
+            {"ttft_s", "decode_tokens_per_s", "encoders_s"}
+            <= set(figures["turn1"])
+            <= set(figures["followup"])
+        )
         assert {"first_chunk_s", "rtf"} <= set(figures["tts"])
         assert figures["turn1"]["ttft_s"] > 0 and figures["tts"]["audio_s"] > 0
     assert "embed_tokens" in report["profiles"]["8gb"]["weights_cpu_bytes"]
     # Turn 2 of the official way re-encodes turn 1's media; the profiles reuse the cache.
-    assert report["profiles"]["8gb"]["followup"]["prompt_tokens"] < report["official"]["followup"]["prompt_tokens"]
+    assert (
+        report["profiles"]["8gb"]["followup"]["prompt_tokens"]
+        < report["official"]["followup"]["prompt_tokens"]
+    )
     numbers = _numbers(report)
     assert numbers and all(math.isfinite(n) for n in numbers)
 

@@ -42,7 +42,9 @@ def test_full_size_bytes_of_every_part_in_every_profile(full_size_accounts: dict
     # int8 lm_head: one byte per weight + one fp32 scale per row, half of bf16.
     assert eight.gpu["lm_head"] == 152064 * 3584 + 4 * 152064 == full.gpu["lm_head"] // 2 + 4 * 152064
     assert eight.gpu["beats"] * 2 == full.gpu["beats"]  # bf16 vs fp32
-    assert eight.gpu["whisper"] < 0.55 * full.gpu["whisper"] and eight.gpu["vision"] < 0.55 * full.gpu["vision"]
+    assert (
+        eight.gpu["whisper"] < 0.55 * full.gpu["whisper"] and eight.gpu["vision"] < 0.55 * full.gpu["vision"]
+    )
     assert eight.gpu["llm_layers"] == twelve.gpu["llm_layers"] < 0.27 * full.gpu["llm_layers"]
     assert 17.9 * gb < full.ola_weight_bytes < 18.0 * gb  # bf16 throughout, BEATs fp32 as officially
     for account, profile in ((eight, PROFILES["8gb"]), (twelve, PROFILES["12gb"])):
@@ -84,7 +86,9 @@ def test_levers_on_the_tiny_checkpoint_keep_outputs_close(
     assert isinstance(embed, CpuEmbedding) and "model.embed_tokens.weight" not in model.state_dict()
     assert isinstance(model.model.layers[0].mlp.down_proj, bnb.nn.Linear4bit)
     assert isinstance(model.lm_head, bnb.nn.Linear8bitLt) == (name == "8gb")
-    whisper_linear = next(m for m in model.model.speech_encoder.whisper_model.modules() if isinstance(m, nn.Linear))
+    whisper_linear = next(
+        m for m in model.model.speech_encoder.whisper_model.modules() if isinstance(m, nn.Linear)
+    )
     assert isinstance(whisper_linear, bnb.nn.Linear8bitLt) == (name == "8gb")
     gpu, cpu = part_bytes(model)
     assert cpu["embed_tokens"] > 0 and "embed_tokens" not in gpu
