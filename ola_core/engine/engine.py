@@ -120,6 +120,11 @@ class OlaEngine:
         return self._loaded is not None
 
     @property
+    def loaded_model(self) -> LoadedModel | None:
+        """The loaded model (None before loading), for work beside the answers such as captions."""
+        return self._loaded
+
+    @property
     def description(self) -> str:
         """What runs, in words: "Ola-7b, nf4 on cuda" (for the status bar and logs)."""
         name = self.model_dir.name if self.model_dir is not None else "model"
