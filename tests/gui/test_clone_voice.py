@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
 
 from ola_core.speech.cosyvoice.files import SPEAKERS_FILE
 from ola_core.speech.cosyvoice.tiny import write_tiny_cosyvoice
@@ -89,6 +90,7 @@ def test_settings_picker_previews_a_default_voice_made_at_first_use(  # type: ig
     )
     qtbot.addWidget(dialog)
     combo = dialog.editors["voice.cosyvoice_voice"]
+    assert isinstance(combo, QComboBox)
     picker = combo.parentWidget()
     assert isinstance(picker, VoicePicker)
     combo.setCurrentIndex(combo.findData(ENGLISH_VOICE))
