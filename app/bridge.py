@@ -50,6 +50,7 @@ class AssistantBridge(QObject):
     state_changed = Signal(object)  # ev.StateChanged
     input_level = Signal(object)  # ev.InputLevel
     user_turn = Signal(object)  # ev.UserTurnCaptured
+    user_caption = Signal(object)  # ev.UserCaption
     text_delta = Signal(object)  # ev.AssistantTextDelta
     sentence_spoken = Signal(object)  # ev.SentenceSpoken
     turn_finished = Signal(object)  # ev.TurnFinished
@@ -71,6 +72,7 @@ class AssistantBridge(QObject):
             ev.StateChanged: self.state_changed,
             ev.InputLevel: self.input_level,
             ev.UserTurnCaptured: self.user_turn,
+            ev.UserCaption: self.user_caption,
             ev.AssistantTextDelta: self.text_delta,
             ev.SentenceSpoken: self.sentence_spoken,
             ev.TurnFinished: self.turn_finished,

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage
 
+from ola_core.events import UserCaption
+
 THUMB = QSize(320, 240)
 
 
@@ -33,6 +35,7 @@ class TranscriptEntry:
     interrupted: bool = False
     trace: dict[str, Any] | None = None
     wall_time: float = field(default_factory=time.time)
+    caption: str = ""  # a voice turn's words, as Whisper heard them (UserCaption)
 
 
 @dataclass
@@ -48,6 +51,12 @@ class TranscriptRecord:
             if message.role == "assistant" and message.turn_id == turn_id:
                 return message
         return None
+
+    def set_caption(self, event: UserCaption) -> None:
+        for message in reversed(self.messages):
+            if message.role == "user" and message.turn_id == event.turn_id:
+                message.caption = event.text
+                return
 
     def clear(self) -> None:
         self.messages.clear()
@@ -67,6 +76,8 @@ class TranscriptRecord:
             lines.append("")
             if m.text:
                 lines += [m.text, ""]
+            if m.caption:
+                lines += [f"> {m.caption}", ""]
             for name in m.attachments:
                 lines.append(f"*Attached: {name}*")
             if m.frames:
@@ -94,6 +105,7 @@ class TranscriptRecord:
                 "turn_id": m.turn_id,
                 "kind": m.kind,
                 "text": m.text,
+                "caption": m.caption,
                 "duration_s": m.duration_s,
                 "frames": len(m.frames),
                 "frames_kind": m.frames_kind,

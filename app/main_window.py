@@ -318,6 +318,8 @@ class MainWindow(QMainWindow):
         b.state_changed.connect(self.on_state)
         b.input_level.connect(lambda e: self.meter.set_level(e.rms_dbfs, e.peak_dbfs))
         b.user_turn.connect(self.on_user_turn)
+        b.user_caption.connect(self.transcript.show_caption)
+        b.user_caption.connect(self.conversation.set_caption)
         b.text_delta.connect(self.on_delta)
         b.sentence_spoken.connect(self.on_sentence)
         b.turn_finished.connect(self.on_turn_finished)
@@ -354,7 +356,7 @@ class MainWindow(QMainWindow):
         self.banners.clear("model")
 
     def on_user_turn(self, event: ev.UserTurnCaptured) -> None:
-        images = self.vision.show_turn_frames(event.frames) if event.frames else []
+        images, attached = self.vision.show_turn_frames(event.frames, event.attachment_frames)
         names = [p.name for p in event.attachments]
         self.transcript.add(
             UserBubble(
@@ -363,6 +365,8 @@ class MainWindow(QMainWindow):
                 duration_s=event.duration_s,
                 frames=images,
                 attachments=names,
+                attachment_images=attached,
+                turn_id=event.turn_id,
             )
         )
         self.conversation.add(
@@ -372,7 +376,7 @@ class MainWindow(QMainWindow):
                 event.text,
                 event.kind,
                 event.duration_s,
-                images,
+                images + [image for group in attached for image in group],
                 event.frames_kind,
                 names,
             )

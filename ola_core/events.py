@@ -73,6 +73,18 @@ class UserTurnCaptured:
     frames_kind: Literal["camera", "screen"] = "camera"
     attachments: tuple[Path, ...] = ()
     t: float = 0.0
+    # Per attachment (same order): its previews, the image or the video's sampled frames (audio: none).
+    attachment_frames: tuple[tuple[TimedFrame, ...], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class UserCaption:
+    """What the user said in a spoken turn, as Whisper heard it; comes after the answer has started."""
+
+    turn_id: int
+    text: str
+    language: str  # Whisper's language code, e.g. "en", "zh"
+    t: float
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,7 @@ AssistantEvent = (
     StateChanged
     | InputLevel
     | UserTurnCaptured
+    | UserCaption
     | AssistantTextDelta
     | SentenceSpoken
     | TurnFinished

@@ -66,6 +66,8 @@ class TurnTrace:
     speech_s: float = 0.0  # seconds of user audio given to the model
     peak_memory_bytes: int | None = None  # accelerator peak if any, else process peak RSS
     sentences: int = 0
+    caption: str = ""  # what the user said (Whisper's caption), when it was ready by the turn's end
+    caption_language: str = ""
 
     def ordered(self) -> bool:
         """True when the marks that are present follow the order of :data:`MARKS`."""

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.widgets.images import thumbnail
+from ola_core.events import UserCaption
 
 RENDER_INTERVAL_MS = 50
 _MARKDOWN_MARKS = re.compile(r"[*_`#>~]|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
@@ -125,9 +126,11 @@ class Bubble(QFrame):
 
 
 class UserBubble(Bubble):
-    """Typed text, or for a voice turn its duration and thumbnails of the frames the model saw."""
+    """Typed text, or for a voice turn its duration and (once Whisper has read it) its caption;
+    thumbnails of the frames the model saw and of the attached images or videos."""
 
     THUMB = QSize(88, 66)
+    MAX_ATTACHMENT_THUMBS = 8  # per attachment; a video's other sampled frames are in "Frames used"
 
     def __init__(
         self,
@@ -137,10 +140,16 @@ class UserBubble(Bubble):
         duration_s: float = 0.0,
         frames: Sequence[QImage] = (),
         attachments: Sequence[str] = (),
+        attachment_images: Sequence[Sequence[QImage]] = (),
+        turn_id: int | None = None,
     ) -> None:
         super().__init__("user", "You")
         self.kind = kind
         self.text = text
+        self.turn_id = turn_id
+        self.caption = ""
+        self.caption_label: QLabel | None = None
+        self.attachment_thumbs: list[QLabel] = []
         if kind == "voice":
             self.meta.setText(f"{self.meta.text()} · voice, {duration_s:.1f} s")
             self.setAccessibleName(f"You spoke for {duration_s:.1f} seconds")
@@ -151,10 +160,13 @@ class UserBubble(Bubble):
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.body.addWidget(label)
-        for name in attachments:
+        for k, name in enumerate(attachments):
             chip = QLabel(f"Attached: {name}")
             chip.setProperty("role", "muted")
             self.body.addWidget(chip)
+            images = attachment_images[k] if k < len(attachment_images) else ()
+            if images:
+                self._attachment_row(name, images)
         if frames:
             row = QHBoxLayout()
             row.setSpacing(4)
@@ -169,8 +181,40 @@ class UserBubble(Bubble):
         else:
             self.frame_count = 0
 
+    def _attachment_row(self, name: str, images: Sequence[QImage]) -> None:
+        shown = list(images)
+        if len(shown) > self.MAX_ATTACHMENT_THUMBS:  # evenly spread over the video
+            step = len(shown) / self.MAX_ATTACHMENT_THUMBS
+            shown = [shown[int(k * step)] for k in range(self.MAX_ATTACHMENT_THUMBS)]
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        for k, image in enumerate(shown):
+            thumb = QLabel()
+            thumb.setPixmap(thumbnail(image, self.THUMB))
+            thumb.setAccessibleName(f"{name}, picture {k + 1} of {len(shown)}")
+            row.addWidget(thumb)
+            self.attachment_thumbs.append(thumb)
+        if len(images) > len(shown):
+            more = QLabel(f"{len(images)} frames")
+            more.setProperty("role", "muted")
+            row.addWidget(more)
+        row.addStretch(1)
+        self.body.addLayout(row)
+
+    def set_caption(self, text: str, language: str) -> None:
+        """Show what Whisper heard (it arrives after the answer has started)."""
+        self.caption = text
+        if self.caption_label is None:
+            self.caption_label = QLabel()
+            self.caption_label.setWordWrap(True)
+            self.caption_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.body.insertWidget(0, self.caption_label)
+        self.caption_label.setText(f"“{text}”" if text else "(no words heard)")
+        self.caption_label.setToolTip(f"What Whisper heard (language: {language})")
+        self.setAccessibleName(f"You said: {text}")
+
     def plain_text(self) -> str:
-        return self.text or self.meta.text()
+        return self.text or self.caption or self.meta.text()
 
 
 class MarkdownView(QTextBrowser):
@@ -400,6 +444,18 @@ class TranscriptView(QScrollArea):
         self.column.insertLayout(self.column.count() - 1, row)
         self.bubbles.append(bubble)
         return bubble
+
+    def user(self, turn_id: int) -> UserBubble | None:
+        for bubble in reversed(self.bubbles):
+            if isinstance(bubble, UserBubble) and bubble.turn_id == turn_id:
+                return bubble
+        return None
+
+    def show_caption(self, event: UserCaption) -> None:
+        """A ``UserCaption``: the words go into that turn's bubble (if it is still shown)."""
+        bubble = self.user(event.turn_id)
+        if bubble is not None:
+            bubble.set_caption(event.text, event.language)
 
     def answer(self, turn_id: int) -> AssistantBubble | None:
         for bubble in reversed(self.bubbles):

@@ -222,7 +222,12 @@ class VisionPanel(QFrame):
         self._last_t = frame.t
         self.preview.show_image(qimage_from_rgb(frame.rgb))
 
-    def show_turn_frames(self, frames: Sequence[TimedFrame]) -> list[QImage]:
+    def show_turn_frames(
+        self, frames: Sequence[TimedFrame], attachment_frames: Sequence[Sequence[TimedFrame]] = ()
+    ) -> tuple[list[QImage], list[list[QImage]]]:
+        """Frames used: the source's frames and the attachments' pictures (an image, a video's
+        sampled frames) of the turn; returns both as images, for the transcript."""
         images = [qimage_from_rgb(f.rgb) for f in frames]
-        self.strip.set_frames(images)
-        return images
+        attached = [[qimage_from_rgb(f.rgb) for f in group] for group in attachment_frames]
+        self.strip.set_frames(images + [image for group in attached for image in group])
+        return images, attached

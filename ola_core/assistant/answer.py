@@ -50,6 +50,7 @@ from ola_core.speech.pipeline import (
 from ola_core.trace import TraceRecorder, TurnOutcome
 
 if TYPE_CHECKING:
+    from ola_core.assistant.captions import Captions
     from ola_core.assistant.speech_out import SpeechOutput
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,13 @@ class Engine(Protocol):
     def reset(self, past: tuple[tuple[str, str], ...] = ()) -> None: ...
     @property
     def last_stats(self) -> Any: ...
+
+
+class AnswerFilter(Protocol):
+    """One answer's text filter (booth mode's word filter): what it returns is shown and spoken."""
+
+    def feed(self, text: str) -> str: ...
+    def finish(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -219,6 +227,8 @@ class AnswerRun:
         post: Callable[[GenerationEnded], None],
         after: AnswerRun | None = None,
         clock: Callable[[], float] = time.monotonic,
+        captions: Captions | None = None,
+        text_filter: AnswerFilter | None = None,
     ) -> None:
         self.trace = trace
         self.turn_id = trace.turn_id
@@ -231,6 +241,8 @@ class AnswerRun:
         self._post = post
         self._after = after
         self._clock = clock
+        self._filter = text_filter
+        self._captions = captions if turn.voice else None  # only a spoken question has words to caption
         self._text: list[str] = []
         self._text_lock = threading.Lock()
         self._spoken_upto = 0  # char offset after the last sentence located in the answer text
@@ -311,20 +323,33 @@ class AnswerRun:
         if self.cancelled:
             return AnswerOutcome("error", "")  # replaced by the cancel reason
         pipeline = self._speech.begin(self.turn_id, self.token) if self._speech is not None else None
+        captions = self._captions
+        watch = captions.watch(self.turn_id, self.trace) if captions is not None else None
 
         def on_delta(delta: TextDelta) -> None:
+            if captions is not None and watch is not None:
+                captions.answer_started(watch)  # the caption runs beside the answer, never before it
             if self.cancelled:
                 return
             self.trace.mark("t_first_token", delta.t)
+            deliver(delta.text if self._filter is None else self._filter.feed(delta.text))
+
+        def deliver(text: str) -> None:
+            if not text:
+                return
             with self._text_lock:
-                self._text.append(delta.text)
-            self._emit(AssistantTextDelta(self.turn_id, delta.text, self._clock()))
+                self._text.append(text)
+            self._emit(AssistantTextDelta(self.turn_id, text, self._clock()))
             if pipeline is not None:
-                pipeline.feed(delta.text)
+                pipeline.feed(text)
 
         try:
             self._engine.answer(self._turn, on_delta, self._options, self.token)
         finally:
+            if self._filter is not None and not self.cancelled:
+                deliver(self._filter.finish())  # the held-back tail, before the voice is told to end
+            if captions is not None and watch is not None:
+                captions.done(watch)
             if pipeline is not None and not self.cancelled:
                 pipeline.finish()  # after an error too: what was said so far plays out
         return AnswerOutcome("completed", self.text)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ola_core.assistant.answer import (
+    AnswerFilter,
     AnswerRun,
     GenerationEnded,
 )
@@ -46,6 +47,7 @@ from ola_core.events import (
     Subscriber,
     WarningRaised,
 )
+from ola_core.media_types import TimedFrame
 from ola_core.settings import Settings
 from ola_core.speech.pipeline import SpeechEvent
 
@@ -59,6 +61,7 @@ class Pending:
     """What goes with the next turn besides speech/text."""
 
     attachments: list[Path] = field(default_factory=list)
+    previews: dict[Path, tuple[TimedFrame, ...]] = field(default_factory=dict)  # see assistant/previews.py
 
 
 class AssistantBase:
@@ -72,8 +75,10 @@ class AssistantBase:
         audio_input: AudioInput | None = None,
         echo: EchoGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        answer_filter: Callable[[], AnswerFilter] | None = None,
     ) -> None:
         self._settings = settings or Settings()
+        self._answer_filter = answer_filter  # a new filter per answer (booth's word filter); None: none
         self._components = components
         self._audio_input_given = audio_input
         self._audio_input: AudioInput | None = None

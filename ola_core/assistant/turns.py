@@ -24,6 +24,7 @@ from ola_core.assistant.answer import (
     problem_area,
 )
 from ola_core.assistant.base import AssistantBase, Pending
+from ola_core.assistant.captions import Captions
 from ola_core.assistant.echo import ECHO_LIKENESS
 from ola_core.capture.events import (
     DeviceLost,
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 class TurnLifecycle(AssistantBase):
     """Capture events, speech events and the turn lifecycle of the assistant's loop."""
+
+    _captions: Captions | None = None
+    _captions_engine: object = None  # the engine ``_captions`` belongs to
 
     def _on_speech_started(self, event: SpeechStarted) -> None:
         if self._muted:
@@ -138,6 +142,7 @@ class TurnLifecycle(AssistantBase):
     ) -> None:
         assert self._components is not None
         attachments = tuple(self._pending.attachments)
+        previews = tuple(self._pending.previews.get(p, ()) for p in attachments)
         self._pending = Pending()
         if attachments:
             self._emit(AttachmentsChanged((), self._clock()))
@@ -154,6 +159,7 @@ class TurnLifecycle(AssistantBase):
                 kind,
                 attachments,
                 self._clock(),
+                previews,
             )
         )
         self._set_state("thinking")
@@ -176,9 +182,22 @@ class TurnLifecycle(AssistantBase):
             post=self._inbox.put,
             after=self._ending[-1] if self._ending else None,  # the engine answers one turn at a time
             clock=self._clock,
+            captions=self._turn_captions(),
+            text_filter=self._answer_filter() if self._answer_filter is not None else None,
         )
         self._answer = run
         run.start()
+
+    def _turn_captions(self) -> Captions | None:
+        """The captions of the current engine (made at its first turn; None where it has none)."""
+        assert self._components is not None
+        engine = self._components.engine
+        if self._captions_engine is not engine:
+            if self._captions is not None:
+                self._captions.close()
+            self._captions = Captions.for_engine(engine, self._emit, self._clock)
+            self._captions_engine = engine
+        return self._captions
 
     def _interrupt(self, outcome: Literal["barge_in", "stopped"], t: float) -> None:
         """Cancel the running answer (generation, synthesis, playback) and return at once.

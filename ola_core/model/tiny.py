@@ -5,7 +5,7 @@ Every loading path of the app is exercised on these files instead of the 20 GB r
     OUT_DIR/Ola-7b/                 config.json (the official keys), generation_config.json,
                                     model-0000i-of-0000n.safetensors + model.safetensors.index.json,
                                     vocab.json, merges.txt, tokenizer.json, tokenizer_config.json, …
-    OUT_DIR/Ola_speech_encoders/    large-v3.pt (openai-whisper format, fp16),
+    OUT_DIR/Ola_speech_encoders/    large-v3.pt (openai-whisper format, fp16), whisper-tokenizer.json,
                                     BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt ({'cfg','model'}, fp32)
 
 as the two Hugging Face repositories (THUdyh/Ola-7b, THUdyh/Ola_speech_encoders) download. The
@@ -44,10 +44,12 @@ from ola_core.model.locator import (
     OLA_DIR_NAME,
     OLA_REPO,
     WHISPER_FILE_NAME,
+    WHISPER_TOKENIZER_NAME,
 )
 from ola_core.model.modeling import OlaForCausalLM
 from ola_core.model.tokenizer_files import write_tokenizer_files
 from ola_core.model.whisper import WHISPER_LARGE_V3_DIMS, WhisperEncoder, sinusoids
+from ola_core.model.whisper_text import write_tiny_whisper_tokenizer
 from ola_core.processing.tokens import ENDOFTEXT, IM_END, QWEN_ENDOFTEXT_ID
 
 # A toy Whisper with the real mel count and context (the encoder needs exactly 3000 mel frames).
@@ -141,6 +143,7 @@ def write_tiny_checkpoint(
     whisper_dims = WHISPER_LARGE_V3_DIMS if full_size else TINY_WHISPER_DIMS
     beats_cfg = BEATS_AS2M_CPT2_CFG if full_size else TINY_BEATS_CFG
     whisper_path = write_tiny_whisper_file(encoders_dir / WHISPER_FILE_NAME, seed=seed, dims=whisper_dims)
+    write_tiny_whisper_tokenizer(encoders_dir / WHISPER_TOKENIZER_NAME)  # captions read its words
     beats_path = write_tiny_beats_file(encoders_dir / BEATS_FILE_NAME, seed=seed + 1, cfg=beats_cfg)
 
     special_ids = write_tokenizer_files(
