@@ -165,3 +165,17 @@ def test_unwritable_folder_gives_one_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(HistoryError, match="cannot be opened"):
         HistoryStore(blocker / "history.sqlite3")
+
+
+def test_a_reopened_conversation_seeds_the_engine_with_its_text_turns(tmp_path: Path) -> None:
+    from ola_core.engine.engine import OlaEngine
+
+    engine = OlaEngine(tmp_path)  # not loaded: the conversation state alone
+    engine.reset((("What is red?", "A colour."), ("And blue?", "Another one.")))
+    assert [(h.answer, h.interrupted) for h in engine.history] == [
+        ("A colour.", False),
+        ("Another one.", False),
+    ]
+    assert engine.context_tokens == 0  # no cache: the next turn prefills the whole text again
+    engine.reset()
+    assert engine.history == ()
