@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from ola_core.events import AttachmentsChanged, TurnFinished
-from tests.gui.test_with_assistant import _drop, _finished, app_window  # noqa: F401  (the shared window fixture)
+from tests.gui import test_with_assistant
+from tests.gui.test_with_assistant import _drop, _finished
+
+app_window = test_with_assistant.app_window  # the window on the real assistant, shared
 
 
 def _ask(window, session, qtbot, text: str) -> TurnFinished:  # type: ignore[no-untyped-def]
