@@ -42,6 +42,13 @@ def run_smoke_test(args: argparse.Namespace) -> int:
     return smoke(timeout_s=args.smoke_timeout, offscreen=not has_display())
 
 
+def open_booth(config: object, config_path: object) -> int:
+    """`ola-assistant booth`'s kiosk window (ola_core/commands/booth.py has no Qt of its own)."""
+    from app.booth.launch import run_booth  # Qt starts here
+
+    return run_booth(config, config_path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.build_parser()
     parser.set_defaults(handler=run_gui)
@@ -59,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is not None:
             parser.error("--smoke-test takes no command")
         args.handler = args.smoke
+    args.open_booth = open_booth
     return cli.run(args)
 
 

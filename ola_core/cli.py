@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tiny_checkpoint",
     "bench",
     "cosyvoice",
+    "booth",
 )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ola_core.assistant.answer import AnswerFilter
 from ola_core.assistant.audio_in import AudioInput, ReplayInput
 from ola_core.assistant.components import Components, make_engine
 from ola_core.assistant.core import Assistant
@@ -72,13 +73,20 @@ class HeadlessSession:
         components: Components | None = None,
         echo: EchoGuard | None = None,
         replay_speed: float = 1.0,
+        answer_filter: Callable[[], AnswerFilter] | None = None,
     ) -> None:
         self.settings = settings
         self.input = audio_input or ReplayInput(speed=replay_speed)
         self.components = components or Components(
             make_engine(settings), SpeechOutput.from_settings(settings, wav_path=out_wav, play=play)
         )
-        self.assistant = Assistant(settings, components=self.components, audio_input=self.input, echo=echo)
+        self.assistant = Assistant(
+            settings,
+            components=self.components,
+            audio_input=self.input,
+            echo=echo,
+            answer_filter=answer_filter,
+        )
         self.on_text: Callable[[str], None] | None = None
         self.events: list[AssistantEvent] = []
         self.errors: list[ErrorRaised] = []
