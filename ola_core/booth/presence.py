@@ -17,6 +17,7 @@ import numpy as np
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_SIDE = 320  # frames are shrunk to this width first: enough for a face at 2 m, cheap on a CPU
 MOTION_SHARE = 0.04  # this share of the picture moving counts as someone there
+WARM_UP_FRAMES = 5  # the background model sees everything as foreground until it has learnt a few
 
 
 def bundled_cascade() -> Path | None:
@@ -34,6 +35,7 @@ class PersonDetector:
         self._cascade = cv2.CascadeClassifier(str(cascade)) if cascade is not None else None
         self.method = "face cascade" if self._cascade is not None else "motion"
         self._background = cv2.createBackgroundSubtractorMOG2(history=300, detectShadows=False)
+        self._frames = 0
 
     def seen(self, frame: np.ndarray) -> bool:
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
@@ -44,4 +46,5 @@ class PersonDetector:
             faces = self._cascade.detectMultiScale(gray, scaleFactor=1.2, minNeighbors=4, minSize=(24, 24))
             return len(faces) > 0
         mask = self._background.apply(gray)
-        return float(np.count_nonzero(mask)) / mask.size >= MOTION_SHARE
+        self._frames += 1
+        return self._frames > WARM_UP_FRAMES and float(np.count_nonzero(mask)) / mask.size >= MOTION_SHARE

@@ -22,6 +22,7 @@ class WordFilter:
     def __init__(self, words: Iterable[str], mask: str = "…") -> None:
         terms = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
         self.mask = mask
+        self._terms = terms
         self.longest = max((len(t) for t in terms), default=0)
         parts = [
             rf"(?<![A-Za-z0-9_]){re.escape(t)}(?![A-Za-z0-9_])" if t.isascii() else re.escape(t)
@@ -36,6 +37,14 @@ class WordFilter:
     def clean(self, text: str) -> str:
         """``text`` with every listed term masked (a whole text: a greeting, a caption)."""
         return self._pattern.sub(self.mask, text) if self._pattern is not None else text
+
+    def partial_tail(self, text: str) -> int:
+        """Length of the longest end of ``text`` that a listed term starts with (0: none)."""
+        lowered = text[-(self.longest - 1) :].lower() if self.longest > 1 else ""
+        for k in range(len(lowered), 0, -1):
+            if any(term.startswith(lowered[-k:]) for term in self._terms):
+                return k
+        return 0
 
     def matches(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in self._pattern.finditer(text)] if self._pattern is not None else []
@@ -53,9 +62,9 @@ class FilterStream:
         if self._filter.longest == 0:
             return text
         raw = self._held + text
-        cut = max(0, len(raw) - (self._filter.longest - 1))
-        while 0 < cut < len(raw) and _WORD_CHAR.match(raw[cut - 1]) and _WORD_CHAR.match(raw[cut]):
-            cut -= 1  # never cut inside a Latin word: "bad" must not match the start of "badge"
+        cut = len(raw) - self._filter.partial_tail(raw)
+        while cut > 0 and _WORD_CHAR.match(raw[cut - 1]) and (cut == len(raw) or _WORD_CHAR.match(raw[cut])):
+            cut -= 1  # never cut inside or right after a Latin word: "bad" may yet become "badge"
         for start, end in self._filter.matches(raw):
             if start < cut < end:
                 cut = start  # a complete match across the cut stays whole
