@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from ola_core.assistant.previews import attachment_previews
 from ola_core.cancel import CancelToken
 from ola_core.engine.types import GenerationSettings, TextDelta, Turn
 from ola_core.errors import (
@@ -156,9 +157,10 @@ def build_turn(
     )
 
 
-def check_attachment(path: Path) -> None:
+def check_attachment(path: Path) -> tuple[TimedFrame, ...]:
     """Raise :class:`MediaError` now if ``path`` cannot go with a question (missing, unsupported,
-    undecodable), so a bad drop is reported at once rather than when the question is asked."""
+    undecodable), so a bad drop is reported at once rather than when the question is asked.
+    Returns the attachment's previews (:mod:`ola_core.assistant.previews`)."""
     if not path.is_file():
         raise MediaError(f"{path} is not a file that can be opened. Choose an image, video or audio file.")
     suffix = path.suffix.lower()
@@ -185,6 +187,7 @@ def check_attachment(path: Path) -> None:
         raise MediaError(
             f"{path.name}: unsupported file type {suffix!r}. Attach an image, a video or an audio file."
         )
+    return attachment_previews(path)
 
 
 def problem_area(error: BaseException) -> ProblemArea:

@@ -63,6 +63,14 @@ class Pending:
     attachments: list[Path] = field(default_factory=list)
     previews: dict[Path, tuple[TimedFrame, ...]] = field(default_factory=dict)  # see assistant/previews.py
 
+    def add(self, path: Path, previews: tuple[TimedFrame, ...]) -> None:
+        self.attachments.append(path)
+        self.previews[path] = previews
+
+    def clear(self) -> None:
+        self.attachments.clear()
+        self.previews.clear()
+
 
 class AssistantBase:
     """The fields and output helpers of an assistant; see the module docstring."""

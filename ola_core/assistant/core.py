@@ -62,7 +62,6 @@ from ola_core.assistant.messages import (
     Stop,
     UseFrameSource,
 )
-from ola_core.assistant.previews import attachment_previews
 from ola_core.assistant.sources import open_source
 from ola_core.assistant.turns import TurnLifecycle
 from ola_core.capture.events import (
@@ -401,18 +400,15 @@ class Assistant(TurnLifecycle):
 
     def _do_attach(self, path: Path) -> None:
         try:
-            check_attachment(path)
-            previews = attachment_previews(path)
+            previews = check_attachment(path)
         except OlaError as error:
             self._error("media", error)
             return
-        self._pending.attachments.append(path)
-        self._pending.previews[path] = previews
+        self._pending.add(path, previews)
         self._emit(AttachmentsChanged(tuple(self._pending.attachments), self._clock()))
 
     def _do_clear_attachments(self) -> None:
-        self._pending.attachments.clear()
-        self._pending.previews.clear()
+        self._pending.clear()
         self._emit(AttachmentsChanged((), self._clock()))
 
     def _do_push_to_talk(self, down: bool, t: float) -> None:

@@ -47,7 +47,7 @@ def test_setup_download_shows_progress_and_returns_the_files(qtbot, themed, hub:
     qtbot.addWidget(dialog)
     dialog.show()
     assert "NF4" in dialog.hardware_label.text()
-    dialog.with_cosyvoice.setChecked(False)  # the fake hub lists Ola + encoders only
+    dialog.with_cosyvoice.setChecked(False)  # the fake hub lists Ola, encoders and Whisper's tokenizer only
     values: list[int] = []
     dialog.progress.valueChanged.connect(values.append)
     with qtbot.waitSignal(dialog.accepted, timeout=10000):
@@ -55,7 +55,7 @@ def test_setup_download_shows_progress_and_returns_the_files(qtbot, themed, hub:
     assert dialog.files is not None and not dialog.files.is_test_model
     assert (dialog.files.ola_dir / "config.json").is_file()
     assert values and values[-1] == 1000 and values == sorted(values)
-    assert len(hub.fetched) == 9
+    assert len(hub.fetched) == 10
     # Opened again, the dialog now finds the files instead of offering the download.
     again = SetupDialog(hardware=NO_GPU)
     qtbot.addWidget(again)
