@@ -1,0 +1,113 @@
+"""The booth's kiosk window with the real assistant on the tiny checkpoint: attract → conversation →
+"Start over" → goodbye → attract, captions large enough at 1080p, the PIN-guarded exit, the cursor."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+from app.booth.launch import BoothController
+from app.booth.window import CHORD_HOLD_S, BoothWindow
+from app.theme import current
+from ola_core.booth.config import BoothConfig, BoothSection, FilterSection, LimitsSection
+from ola_core.booth.health import DailyLog, HealthFile
+from ola_core.booth.session import booth_settings
+from ola_core.booth.wordfilter import WordFilter
+from tests.assistant.conftest import fast_settings, make_session
+
+
+def config() -> BoothConfig:
+    return BoothConfig(
+        booth=BoothSection(camera=-1, rehearsal=True, greeting="Hello visitor!", pin="2468"),
+        limits=LimitsSection(max_answer_tokens=8, turns_per_minute=60),
+        filter=FilterSection(words=("forbidden",), mask="#"),
+    )
+
+
+@pytest.fixture
+def kiosk(qtbot, themed):  # type: ignore[no-untyped-def]
+    win = BoothWindow(config(), current())
+    qtbot.addWidget(win)
+    win.resize(1920, 1080)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_captions_are_readable_from_two_metres_at_1080p(kiosk, qtbot) -> None:  # type: ignore[no-untyped-def]
+    kiosk.show_conversation()
+    qtbot.waitUntil(lambda: kiosk.conversation.answer.font().pixelSize() > 0)
+    conversation = kiosk.conversation
+    for label in (conversation.visitor, conversation.answer):
+        assert label.font().pixelSize() >= 28
+    assert conversation.answer.font().pixelSize() >= 40  # the answer is the thing to read
+    assert conversation.start_over_button.height() >= 96  # a finger-sized target
+    assert kiosk.attract.title.font().pixelSize() >= 100
+    assert kiosk.contextMenuPolicy() == Qt.ContextMenuPolicy.NoContextMenu
+
+
+def test_the_exit_needs_the_chord_held_and_the_pin(kiosk, qtbot) -> None:  # type: ignore[no-untyped-def]
+    now = [0.0]
+    kiosk._clock = lambda: now[0]
+    chord = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    qtbot.keyPress(kiosk, Qt.Key.Key_Q, chord)
+    now[0] = CHORD_HOLD_S - 0.5
+    qtbot.keyPress(kiosk, Qt.Key.Key_Q, chord)
+    assert kiosk.screen_name == "attract"  # not held long enough
+    now[0] = CHORD_HOLD_S + 0.1
+    qtbot.keyPress(kiosk, Qt.Key.Key_Q, chord)
+    assert kiosk.screen_name == "pin"
+    for key in "1111":
+        kiosk.pin.press(key)
+    kiosk.pin.press("OK")
+    assert kiosk.screen_name == "attract"  # a wrong PIN goes back to the visitors' screen
+    kiosk.open_pin()
+    with qtbot.waitSignal(kiosk.exit_requested, timeout=1000):
+        for key in "2468":
+            kiosk.pin.press(key)
+        kiosk.pin.press("OK")
+
+
+def test_the_cursor_hides_when_idle(kiosk, qtbot) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: kiosk.cursor_hidden, timeout=6000)
+    qtbot.mouseMove(kiosk.attract)
+    qtbot.waitUntil(lambda: not kiosk.cursor_hidden, timeout=2000)
+
+
+def shown_text(kiosk: BoothWindow) -> str:
+    return " ".join(label.text() for label in kiosk.findChildren(QLabel))
+
+
+def test_a_visitor_comes_talks_and_is_forgotten(kiosk, qtbot, loaded, tiny_checkpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = config()
+    settings = booth_settings(fast_settings(tiny_checkpoint), cfg)
+    session = make_session(loaded, tiny_checkpoint, settings, answer_filter=WordFilter(cfg.filter.words, "#"))
+    daily = DailyLog(tmp_path / "logs")
+    health = HealthFile(tmp_path / "logs" / "health.json", daily)
+    controller = BoothController(session.assistant, kiosk, cfg, health, daily)
+    session.start(timeout=120)
+    try:
+        controller.start()
+        kiosk.tapped.emit()
+        assert kiosk.screen_name == "conversation" and "Hello visitor!" in kiosk.conversation.answer.text()
+        marker = "visitor-" + uuid.uuid4().hex
+        kiosk.ask.emit(f"I am {marker}, is this forbidden?")
+        assert (
+            marker in kiosk.conversation.visitor.text()
+            and "forbidden" not in kiosk.conversation.visitor.text()
+        )
+        qtbot.waitUntil(
+            lambda: session.assistant.wait_idle(0) and kiosk.conversation.answer.text() != "", timeout=60000
+        )
+        kiosk.conversation.start_over_button.click()
+        qtbot.waitUntil(lambda: kiosk.screen_name == "goodbye", timeout=5000)
+        assert marker not in shown_text(kiosk)
+        qtbot.waitUntil(lambda: kiosk.screen_name == "attract", timeout=6000)
+        assert health.path.exists() and '"turns_text": 1' in daily.path.read_text()
+    finally:
+        controller.session.close()
+        controller.bridge.detach()
+        session.close()
