@@ -16,6 +16,7 @@ are those of the real module types, not a hand formula.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -247,29 +248,15 @@ def ola_on_meta(config: OlaConfig, profile: Profile, dtype: torch.dtype = torch.
     return model
 
 
-def account_ola(config: OlaConfig, profile: Profile, dtype: torch.dtype = torch.bfloat16) -> Account:
-    """Bytes of every part of Ola (and CosyVoice2 at full size) under ``profile``, counted on meta."""
+def account_ola(
+    config: OlaConfig,
+    profile: Profile,
+    dtype: torch.dtype = torch.bfloat16,
+    voice_bytes: Mapping[str, int] | None = None,
+) -> Account:
+    """Bytes of every part of Ola under ``profile``, counted on meta, plus the voice's parts on the
+    GPU (``voice_bytes``, keys ``cosyvoice_*``: :func:`ola_core.speech.cosyvoice.memory.cosyvoice_bytes`
+    at the profile's dtypes; the model package does not import the speech package)."""
     gpu, cpu = part_bytes(ola_on_meta(config, profile, dtype))
-    gpu.update(cosyvoice_bytes(profile))
+    gpu.update(voice_bytes or {})
     return Account(profile.name, gpu, cpu, kv_bytes_per_token(config, dtype), ACTIVATION_BYTES[profile.name])
-
-
-def cosyvoice_bytes(profile: Profile) -> dict[str, int]:
-    """CosyVoice2-0.5B's LM, flow and HiFT at their profile dtypes (HiFT stays fp32: its iSTFT needs it)."""
-    from transformers import Qwen2Config
-
-    from ola_core.speech.cosyvoice.config import parse_config
-    from ola_core.speech.cosyvoice.flow import FlowDecoder
-    from ola_core.speech.cosyvoice.hift import HiftVocoder
-    from ola_core.speech.cosyvoice.lm import SpeechTokenLM
-    from ola_core.speech.cosyvoice.tiny import _YAML, FULL_QWEN, FULL_SIZES
-
-    config = parse_config(_YAML.format(hidden=FULL_QWEN["hidden_size"], **FULL_SIZES))
-    with torch.device("meta"):
-        parts = {
-            "cosyvoice_lm": SpeechTokenLM(Qwen2Config(**FULL_QWEN), config.lm).to(profile.cosyvoice_lm_dtype),
-            "cosyvoice_flow": FlowDecoder(config.flow).to(profile.cosyvoice_flow_dtype),
-            "cosyvoice_hift": HiftVocoder(config.hift),
-        }
-    seen: set[int] = set()
-    return {name: sum(parameter_bytes(m, seen) for m in module.modules()) for name, module in parts.items()}

@@ -13,6 +13,7 @@ from ola_core.model.memory import RUNTIME_MARGIN_BYTES, estimate_memory_bytes
 from ola_core.model.profile_quality import encoder_errors, logit_agreement
 from ola_core.model.profiles import GIB, PROFILES, account_ola, part_bytes, pick_profile, profile_for
 from ola_core.model.tiny import TinyCheckpoint
+from ola_core.speech.cosyvoice.memory import cosyvoice_bytes
 
 
 @pytest.mark.parametrize("kind", ["nf4", "int8"])
@@ -30,7 +31,14 @@ def test_meta_sizes_equal_what_bitsandbytes_stores(kind: str, shape: tuple[int, 
 
 @pytest.fixture(scope="module")
 def full_size_accounts() -> dict[str, object]:
-    return {name: account_ola(OlaConfig(), profile) for name, profile in PROFILES.items()}
+    return {
+        name: account_ola(
+            OlaConfig(),
+            profile,
+            voice_bytes=cosyvoice_bytes(profile.cosyvoice_lm_dtype, profile.cosyvoice_flow_dtype),
+        )
+        for name, profile in PROFILES.items()
+    }
 
 
 def test_full_size_bytes_of_every_part_in_every_profile(full_size_accounts: dict) -> None:
