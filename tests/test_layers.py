@@ -6,6 +6,7 @@ on one line are siblings and independent of each other — the spirit of an impo
 
     app
     commands | cli                 the front ends of the CLI
+    booth                          demo-booth mode: sessions, guard rails, watchdog (over the assistant)
     assistant
     model_store                    finds, downloads and checks the model files
     engine | capture | speech | history
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[set[str]] = [
     {"app"},
     {"commands", "cli"},
+    {"booth"},
     {"assistant"},
     {"model_store"},
     {"engine", "capture", "speech", "history"},
