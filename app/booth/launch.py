@@ -168,6 +168,9 @@ def run_booth(config: BoothConfig, config_path: object = None) -> int:
     assistant = Assistant(settings, answer_filter=words if config.filter.words else None)
     window = BoothWindow(config, colors)
     controller = BoothController(assistant, window, config, health, daily)
+    screen = app.primaryScreen()
+    if screen is not None:  # a kiosk X session often has no window manager to make it full screen
+        window.setGeometry(screen.geometry())
     window.showFullScreen()
     assistant.start()
     controller.start()

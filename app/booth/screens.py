@@ -44,7 +44,8 @@ def scaled(height: int, share: float, minimum: int) -> int:
 def banner(colors: Colors, text: str) -> QLabel:
     label = QLabel(text)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet(f"background: {colors.warning}; color: white; padding: 6px; font-weight: 600;")
+    label.setStyleSheet(f"background: {colors.warning}; color: white; padding: 8px;")
+    label.setFont(px_font(26, bold=True))
     return label
 
 

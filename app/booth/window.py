@@ -92,7 +92,6 @@ class BoothWindow(QWidget):
         self._clock = clock
         self.setWindowTitle("Ola booth")
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
-        self.setStyleSheet(f"background: {colors.window};")
         booth = config.booth
         self.attract = AttractScreen(colors, booth.attract_text, booth.example_questions, booth.rehearsal)
         self.conversation = ConversationScreen(colors, booth.rehearsal)
