@@ -74,10 +74,7 @@ class AppController(QObject):
             open_about=self.open_about,
             remember_hands_free=self.remember_hands_free,
         )
-        bridge = self.window.bridge
-        self.history = History(
-            self.window, self.settings.keep_history, bridge.conversation_reset, bridge.turn_finished
-        )
+        self.history = History(self.window, self.settings.keep_history)
         for warning in warnings:
             self.window.show_problem("settings", warning, level="warning")
         # Connected to the window itself: if it is gone when the (slow) probe ends, Qt drops the call.

@@ -154,26 +154,28 @@ def show_record(window: WindowLike, record: ConversationRecord) -> None:
     for i, turn in enumerate(record.turns):
         images = [QImage.fromData(jpeg) for jpeg in turn.thumbnails]
         attachments = list(turn.attachments)
-        window.transcript.add(
-            UserBubble(
-                kind=turn.kind,
-                text=turn.question,
-                duration_s=turn.duration_s,
-                frames=images,
-                attachments=attachments,
-            )
+        user = UserBubble(
+            kind=turn.kind,
+            text=turn.user_text,
+            duration_s=turn.duration_s,
+            frames=images,
+            attachments=attachments,
         )
+        if turn.caption:
+            user.set_caption(turn.caption, turn.language)
+        window.transcript.add(user)
         window.conversation.add(
             TranscriptEntry(
                 "user",
                 None,
-                turn.question,
+                turn.user_text,
                 "voice" if turn.kind == "voice" else "text",
                 turn.duration_s,
                 images,
                 turn.frames_kind,
                 attachments,
                 wall_time=turn.created,
+                caption=turn.caption,
             )
         )
         bubble = AssistantBubble(-1 - i, "Ola")  # negative ids: never a live turn's
@@ -194,13 +196,7 @@ def show_record(window: WindowLike, record: ConversationRecord) -> None:
 class History(QObject):
     """The sidebar of one window, the history file and the recorder on the assistant."""
 
-    def __init__(
-        self,
-        window: MainWindow,
-        keep: bool,
-        conversation_reset: SignalInstance,
-        turn_finished: SignalInstance,
-    ) -> None:
+    def __init__(self, window: MainWindow, keep: bool) -> None:
         super().__init__(window)
         self.window = window
         self.panel = HistoryPanel()
@@ -229,8 +225,9 @@ class History(QObject):
         self.panel.export_requested.connect(self.export_dialog)
         self.panel.search.textChanged.connect(lambda _text: self.refresh())
         # Connected after the window's own slots: the window clears itself first.
-        conversation_reset.connect(self._on_reset)
-        turn_finished.connect(lambda _event: self.refresh())
+        window.bridge.conversation_reset.connect(self._on_reset)
+        window.bridge.turn_finished.connect(lambda _event: self.refresh())
+        window.bridge.user_caption.connect(lambda _event: self.refresh())  # may name the conversation
         self.set_keep(keep)
 
     def _problem(self, message: str) -> None:
@@ -285,9 +282,10 @@ class History(QObject):
         record = self._record(conversation_id)
         if record is None or self.recorder is None:
             return
-        show_record(self.window, record)
         self.recorder.resume(conversation_id)
-        if self._assistant is not None:
+        if self._assistant is None:
+            show_record(self.window, record)
+        else:  # shown once its reset has cleared the window (clearing the transcript twice is wasted work)
             self._reopened = record
             self._assistant.reset(record.text_turns())
         self.refresh()

@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 
 THUMB_SIDE = 160  # pixels: enough to recognise a frame in a sidebar or an export
 MAX_THUMBS = 8  # per turn
-# The captions decoder's event, when this version of the events has it (added with the decoder).
-_CAPTION: type | None = getattr(ev, "UserCaption", None)
+KEPT_TURNS = 64  # turns whose rows are remembered: a caption may come after its answer ended
 
 
 def thumbnail(rgb: np.ndarray, side: int = THUMB_SIDE) -> bytes:
@@ -88,6 +87,7 @@ class HistoryRecorder:
             with self._lock:
                 if self._current is None:
                     self._current = self.store.create()
+                self._rows = {k: v for k, v in self._rows.items() if k > event.turn_id - KEPT_TURNS}
                 self._rows[event.turn_id] = self.store.add_turn(
                     self._current,
                     kind=event.kind,
@@ -99,7 +99,7 @@ class HistoryRecorder:
                 )
         elif isinstance(event, ev.TurnFinished):
             with self._lock:
-                row = self._rows.pop(event.turn_id, None)
+                row = self._rows.get(event.turn_id)
             if row is not None:
                 self.store.finish_turn(row, event.text, event.outcome, event.trace.to_dict())
         elif isinstance(event, ev.ConversationReset):
@@ -107,10 +107,8 @@ class HistoryRecorder:
                 if not self._keep_on_reset:
                     self._current = None
                 self._keep_on_reset = False
-        elif _CAPTION is not None and isinstance(event, _CAPTION):
+        elif isinstance(event, ev.UserCaption):
             with self._lock:
-                row = self._rows.get(getattr(event, "turn_id", -1))
+                row = self._rows.get(event.turn_id)
             if row is not None:
-                self.store.set_caption(
-                    row, str(getattr(event, "text", "")), str(getattr(event, "language", "") or "")
-                )
+                self.store.set_caption(row, event.text, event.language)

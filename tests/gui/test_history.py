@@ -184,3 +184,23 @@ def test_keep_history_off_writes_nothing(qtbot, controller_factory, isolated_dir
     assert [c.title for c in HistoryStore(isolated_dirs / "data" / "history.sqlite3").list()] == [
         "Remember me"
     ]
+
+
+def test_a_reopened_voice_turn_shows_its_caption(qtbot, controller_factory) -> None:  # type: ignore[no-untyped-def]
+    controller = controller_factory()
+    assistant = FakeAssistant.made[-1]
+    with qtbot.waitSignal(controller.window.bridge.user_caption, timeout=5000):
+        assistant._emit_all(
+            [
+                ev.UserTurnCaptured(7, "voice", "", 2.2, frames(1), "camera"),
+                ev.TurnFinished(7, "Yes.", "completed", trace(7)),
+                ev.UserCaption(7, "Is it raining?", "en", time.monotonic()),
+            ]
+        )
+    qtbot.waitUntil(lambda: _titles(controller) == ["Is it raining?"], timeout=5000)
+    controller.history.panel.list.setCurrentRow(0)
+    with qtbot.waitSignal(controller.window.bridge.conversation_reset, timeout=5000):
+        controller.history.panel.buttons["Open"].click()
+    user = controller.window.transcript.bubbles[0]
+    assert user.caption == "Is it raining?" and user.kind == "voice"
+    assert assistant.resets[-1] == (("Is it raining?", "Yes."),)

@@ -98,6 +98,7 @@ def test_recorder_writes_turns_captions_and_answers(store: HistoryStore) -> None
     recorder(ev.ConversationReset(3.0))  # Ctrl+N: the old conversation stays, the next turn opens another
     recorder(ev.UserTurnCaptured(2, "voice", "", 1.5, (), "camera"))
     recorder(ev.TurnFinished(2, "Sure.", "stopped", TurnTrace(2, "voice", outcome="stopped")))
+    recorder(ev.UserCaption(2, "Can you help?", "en", 4.0))  # the caption may come after the answer ended
 
     assert first is not None and recorder.conversation_id not in (None, first)
     old = store.get(first)
@@ -107,6 +108,16 @@ def test_recorder_writes_turns_captions_and_answers(store: HistoryStore) -> None
     assert turn.trace is not None and turn.trace["t_end"] == 2.0
     assert len(turn.thumbnails) == 2 and all(t.startswith(b"\xff\xd8") for t in turn.thumbnails)  # JPEG
     assert max(len(t) for t in turn.thumbnails) < 20_000  # small: never the frame itself
+    assert recorder.conversation_id is not None
+    spoken = store.get(recorder.conversation_id)
+    assert spoken is not None and spoken.info.title == "Can you help?"  # named by what was said
+    (voice,) = spoken.turns
+    assert (voice.caption, voice.language, voice.question, voice.answer) == (
+        "Can you help?",
+        "en",
+        "Can you help?",
+        "Sure.",
+    )
 
     import cv2
 
