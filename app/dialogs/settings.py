@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.booth.launcher import BoothLauncher
 from ola_core.settings import Settings
 
 SECTIONS = (
@@ -124,6 +125,7 @@ class SettingsDialog(QDialog):
             if section == "generation":
                 for name in ("language", "trace_file", "keep_history"):
                     form.addRow(LABELS[name], self._editor(name, section_types[name], {}, current[name]))
+                form.addRow("Demo booth", BoothLauncher())
             self.tabs.addTab(page, title)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok

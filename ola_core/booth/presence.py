@@ -32,7 +32,7 @@ class PersonDetector:
 
     def __init__(self, force_motion: bool = False) -> None:
         cascade = None if force_motion else bundled_cascade()
-        self._cascade = cv2.CascadeClassifier(str(cascade)) if cascade is not None else None
+        self._cascade = cv2.CascadeClassifier(str(cascade)) if cascade is not None else None  # type: ignore[attr-defined]
         self.method = "face cascade" if self._cascade is not None else "motion"
         self._background = cv2.createBackgroundSubtractorMOG2(history=300, detectShadows=False)
         self._frames = 0

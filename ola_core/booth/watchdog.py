@@ -7,7 +7,8 @@ file to rewrite every few seconds (the health file). It restarts the child
 * when the heartbeat file is older than ``hang_s`` (10 s): the child is killed and restarted,
   back within 15 s. Until its first beat the child gets ``startup_s`` (loading Qt and the window).
 
-The child ending with status 0 (the operator left with the PIN) ends the watchdog too. Restarts
+The child ending with status 0 (the operator left with the PIN) ends the watchdog too, and so does
+status 2 (a problem no restart cures: no model installed, a bad config; the child said why). Restarts
 are counted; more than ``max_restarts_per_hour`` means something is broken for good, and the
 watchdog gives up with status 1 rather than thrash.
 """
@@ -62,8 +63,10 @@ class Watchdog:
         try:
             while not self._stop.is_set():
                 status = self._run_child()
-                if status == 0 or self._stop.is_set():
+                if self._stop.is_set():
                     return 0
+                if status in (0, 2):
+                    return status
                 now = time.monotonic()
                 self.restarts.append(now)
                 while self.restarts and now - self.restarts[0] > 3600:

@@ -57,7 +57,8 @@ def _supervise(config_path: Path | None, log_folder: str) -> int:
     from ola_core.booth.health import HEALTH_FILE, log_dir
     from ola_core.booth.watchdog import Watchdog
 
-    command = [sys.executable, "-m", "app.entry", "booth", "--no-watchdog"]
+    frozen = getattr(sys, "frozen", False)  # the packaged app is its own program
+    command = [sys.executable, *([] if frozen else ["-m", "app.entry"]), "booth", "--no-watchdog"]
     if config_path is not None:
         command += ["--config", str(config_path.resolve())]
     watchdog = Watchdog(command, log_dir(log_folder) / HEALTH_FILE)

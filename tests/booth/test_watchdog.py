@@ -99,6 +99,11 @@ def test_a_clean_exit_ends_the_watchdog(tmp_path: Path) -> None:
     assert dog.run() == 0 and len(dog.restarts) == 0
 
 
+def test_a_problem_no_restart_cures_ends_the_watchdog(tmp_path: Path) -> None:
+    dog = Watchdog([sys.executable, "-c", "raise SystemExit(2)"], tmp_path / "health.json")
+    assert dog.run() == 2 and len(dog.restarts) == 0
+
+
 def test_a_crash_loop_gives_up(tmp_path: Path) -> None:
     dog = Watchdog(
         [sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "health.json", max_restarts_per_hour=2

@@ -111,3 +111,29 @@ def test_a_visitor_comes_talks_and_is_forgotten(kiosk, qtbot, loaded, tiny_check
         controller.session.close()
         controller.bridge.detach()
         session.close()
+
+
+def test_settings_start_the_booth_only_with_a_valid_file(themed, qtbot, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.booth import launcher
+    from app.dialogs.settings import SettingsDialog
+    from ola_core.settings import Settings
+
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    found = dialog.findChildren(launcher.BoothLauncher)
+    assert len(found) == 1
+    entry = found[0]
+    started: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(
+        launcher.QProcess, "startDetached", lambda p, a: (started.append((p, a)), (True, 1))[1]
+    )
+    monkeypatch.setattr(launcher.QApplication, "quit", lambda: None)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[booth]\nidle_reset_s = 1\n")
+    entry.path.setText(str(bad))
+    assert not entry.launch() and "[booth] idle_reset_s" in entry.message.text() and started == []
+    good = tmp_path / "good.toml"
+    good.write_text("[booth]\nrehearsal = true\n")
+    entry.path.setText(str(good))
+    assert entry.launch()
+    assert started[0][1][-3:] == ["booth", "--config", str(good.resolve())]
