@@ -105,6 +105,9 @@ class AudioInput(ABC):
         if self._endpointer is not None:
             self._endpointer.reset()
 
+    def forget_past(self) -> None:  # noqa: B027 (a replayed file keeps nothing: no-op by default)
+        """Erase audio kept from before now (a new conversation); an utterance in progress goes on."""
+
     # ------------------------------------------------------------------ for subclasses
     @abstractmethod
     def _start(self) -> None: ...
@@ -150,6 +153,11 @@ class MicrophoneInput(AudioInput):
         if isinstance(event, LevelUpdate) and self._muted:
             return
         self._on_event(event)
+
+    def forget_past(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream.forget()  # type: ignore[attr-defined]
 
     def _stop(self) -> None:
         stream, self._stream = self._stream, None

@@ -144,6 +144,11 @@ class AssistantBase:
         previous, self._state = self._state, state
         self._emit(StateChanged(state, previous, self._hands_free, self._muted, self._clock()))
 
+    def _forget_past_audio(self) -> None:
+        """A new conversation keeps no audio of the last one (the microphone's ring of recent seconds)."""
+        if self._audio_input is not None:
+            self._audio_input.forget_past()
+
     # ------------------------------------------------------------------ speech events
     def _ready_for_turn(self) -> bool:
         if self._state == "loading":

@@ -446,6 +446,7 @@ class Assistant(TurnLifecycle):
     def _do_reset(self, t: float, past: tuple[tuple[str, str], ...]) -> None:
         self._interrupt("stopped", t)
         self._pending = Pending()
+        self._forget_past_audio()
         if self._components is not None and self._state not in ("loading", "error"):
             self._components.engine.reset(past)
         self._emit(AttachmentsChanged((), self._clock()))

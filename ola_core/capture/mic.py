@@ -151,6 +151,16 @@ class MicStream:
             idx = np.arange(end - n, end) % len(self._ring16)
             return self._ring16[idx].copy()
 
+    def forget(self) -> None:
+        """Erase the kept audio (booth mode's wipe after a visitor); ``recent`` starts over empty.
+
+        The 2 s native-rate ring is not touched: the worker is reading it, and it is overwritten
+        within two seconds anyway.
+        """
+        with self._ring16_lock:
+            self._ring16[:] = 0
+            self._ring16_total = 0
+
     # --- PortAudio callback (its own thread: copy only) --------------------------------------
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         if status.input_overflow:

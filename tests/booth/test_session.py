@@ -161,3 +161,14 @@ def test_motion_presence_sees_someone_step_in() -> None:
     person = background.copy()
     person[40:220, 110:210] = 220  # a bright figure fills a third of the picture
     assert detector.seen(person)
+
+
+def test_the_microphone_forgets_its_recent_audio() -> None:
+    """The mic keeps the last 30 s (for ``recent``); a reset's ``forget`` erases the visitor's voice."""
+    from ola_core.capture.mic import MicStream
+
+    stream = MicStream()  # not started: no device needed
+    stream._keep(np.full(16_000, 1234, np.int16))  # what the reader thread does with each block
+    assert len(stream.recent(1.0)) == 16_000
+    stream.forget()
+    assert len(stream.recent(1.0)) == 0 and not stream._ring16.any()

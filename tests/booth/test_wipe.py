@@ -16,8 +16,8 @@ from ola_core.booth.config import BoothConfig, LimitsSection
 from ola_core.booth.health import DailyLog
 from ola_core.booth.session import BoothSession, booth_settings
 from ola_core.booth.wordfilter import WordFilter
-from ola_core.events import ConversationReset
-from tests.assistant.conftest import fast_settings, make_session, wait_for_event
+from ola_core.events import ConversationReset, UserCaption
+from tests.assistant.conftest import fast_settings, make_session, speak, wait_for_event
 from tests.booth.graph import paths_to_text
 
 
@@ -95,3 +95,31 @@ def test_the_word_filter_reaches_screen_and_voice(loaded, tiny_checkpoint) -> No
         assert word.lower() not in filtered.text.lower()
         assert word.lower() not in "".join(spoken).lower()
     assert "#" in filtered.text and "".join(spoken) == filtered.text
+
+
+def test_a_spoken_visitor_leaves_no_caption_behind(loaded, tiny_checkpoint, dirs) -> None:  # type: ignore[no-untyped-def]
+    """A spoken turn: Whisper's caption of the visitor (random words from the tiny model, but
+    words) is not reachable from the assistant after the reset."""
+    config = BoothConfig(limits=LimitsSection(max_answer_tokens=8, turns_per_minute=50))
+    settings = booth_settings(fast_settings(tiny_checkpoint), config)
+    session = make_session(loaded, tiny_checkpoint, settings.replace(vision=settings.vision.__class__()))
+    booth = BoothSession(session.assistant, config)
+    session.start(timeout=120)
+    try:
+        mark = session.mark()
+        finished = session.ask_spoken(speak("Hello, my name is Alice."))
+        assert finished is not None
+        caption = wait_for_event(session, UserCaption, after=mark, timeout=60)
+        if len(caption.text.strip()) < 6:
+            pytest.skip(f"the tiny model's caption is too short to search for: {caption.text!r}")
+        assert session.assistant.wait_idle(30)
+        mark = session.mark()
+        booth.start_over()
+        wait_for_event(session, ConversationReset, after=mark)
+        assert session.assistant.wait_idle(30)
+        left = paths_to_text(session.assistant, caption.text.strip(), skip=(session,))
+        assert left == [], f"the visitor's caption is still reachable: {left[:5]}"
+    finally:
+        booth.close()
+        session.close()
+    assert files_under(dirs["data"]) == []
