@@ -11,6 +11,10 @@ The decoder (about 1.8 GB at fp16 for large-v3) is loaded on the caption thread 
 caption. It runs on the CPU in fp32, unless the memory profile is the 24 GB+ one, whose card has
 room for it beside Ola (then in fp16 on the model's GPU). Without Whisper's ``tokenizer.json``
 (downloaded with the model) there are no captions; the assistant works as before.
+
+:func:`transcribe` reads a clip that is not a turn (the Clone dialog's recording) with the same
+encoder and decoder. A decoder is shared by whoever holds it (captions and transcriptions of the
+same files), never loaded twice at once.
 """
 
 from __future__ import annotations
@@ -18,17 +22,20 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ola_core.engine.engine import OlaEngine
 from ola_core.errors import OlaError
 from ola_core.events import AssistantEvent, UserCaption
 from ola_core.model.locator import find_encoder_files, find_whisper_tokenizer
+from ola_core.processing.audio import load_audio, speech_features
 from ola_core.trace import TraceRecorder
 
 log = logging.getLogger(__name__)
@@ -71,57 +78,114 @@ class _Decoder:
         return " ".join(t for t in texts if t), language
 
 
+_decoders: weakref.WeakValueDictionary[tuple[Path, Path, torch.device], _Decoder] = (
+    weakref.WeakValueDictionary()
+)
+_decoders_lock = threading.Lock()
+
+
+def _shared_decoder(whisper: Path, tokenizer: Path, device: torch.device) -> _Decoder:
+    """The decoder of these files on ``device``: the one already loaded, else a new one.
+
+    Why weak: it lives as long as a user holds it (the engine's captions), so the 1.8 GB are
+    freed with the engine, and a transcription beside the captions does not load a second copy.
+    """
+    key = (whisper, tokenizer, device)
+    with _decoders_lock:
+        decoder = _decoders.get(key)
+        if decoder is None:
+            decoder = _Decoder(whisper, tokenizer, device)
+            _decoders[key] = decoder
+            log.info("captions: Whisper decoder loaded on %s", device)
+        return decoder
+
+
+@dataclass(frozen=True)
+class WhisperFiles:
+    """What captions need of a loaded engine: its Whisper encoder and the decoder's files."""
+
+    encoder: torch.nn.Module
+    whisper: Path
+    tokenizer: Path
+    device: torch.device  # where the decoder runs
+
+
+def whisper_files(engine: Any) -> WhisperFiles:
+    """The captions' files of a loaded :class:`OlaEngine`; OlaError saying what is missing."""
+    loaded = engine.loaded_model if isinstance(engine, OlaEngine) else None
+    if loaded is None or engine.model_dir is None:
+        raise OlaError("Reading speech needs the Ola model: wait until it has loaded.")
+    whisper = find_encoder_files(engine.model_dir, engine.speech_encoder, engine.music_encoder).whisper
+    tokenizer = find_whisper_tokenizer(whisper)
+    if tokenizer is None:
+        raise OlaError(
+            f"Whisper's tokenizer.json is neither beside {whisper} nor in the Hugging Face cache: "
+            "download the model again to read speech."
+        )
+    profile = getattr(loaded, "profile", None)
+    on_gpu = loaded.device.type == "cuda" and getattr(profile, "name", None) == GPU_PROFILE
+    device = loaded.device if on_gpu else torch.device("cpu")
+    return WhisperFiles(loaded.model.model.speech_encoder.whisper_model, whisper, tokenizer, device)
+
+
+def transcribe(engine: Any, samples: np.ndarray, rate: int) -> str:
+    """What a clip says, by the engine's Whisper encoder and decoder, chunk by chunk as a caption.
+
+    Seconds of work: call it off any GUI thread. The encoder runs through ``forward`` so that a
+    turn's caption hook, if one is collecting at that moment, does not take this clip as the
+    turn's question.
+    """
+    files = whisper_files(engine)
+    pcm = load_audio(np.asarray(samples, dtype=np.float32), rate)
+    mels = speech_features(pcm, "The clip").speech.mels  # (n, 3000, 128), as for a spoken turn
+    weight = files.encoder.conv1.weight
+    decoder = _shared_decoder(files.whisper, files.tokenizer, files.device)
+    with torch.inference_mode():
+        outputs = files.encoder.forward(mels.transpose(1, 2).to(weight.device, weight.dtype))
+        text, _language = decoder.caption(outputs.to(decoder.decoder.ln.weight.device))
+    return text
+
+
 class Captions:
     """Captions for one engine: the hook on its Whisper encoder and the caption thread."""
 
     def __init__(
         self,
-        encoder: torch.nn.Module,
-        whisper: Path,
-        tokenizer: Path,
-        device: torch.device,
+        files: WhisperFiles,
         emit: Callable[[AssistantEvent], None],
         clock: Callable[[], float],
     ) -> None:
-        self._files = (whisper, tokenizer, device)
+        self._files = files
         self._emit = emit
         self._clock = clock
         self._lock = threading.Lock()
         self._watch: CaptionWatch | None = None
-        self._jobs: queue.Queue[CaptionWatch] = queue.Queue()
+        self._jobs: queue.Queue[CaptionWatch | None] = queue.Queue()  # None: end the thread
         self._decoder: _Decoder | None = None
         self._failed = False
-        self._hook = encoder.register_forward_hook(self._on_encoder_output)
-        threading.Thread(target=self._work, name="captions", daemon=True).start()
+        self._hook = files.encoder.register_forward_hook(self._on_encoder_output)
+        self.thread = threading.Thread(target=self._work, name="captions", daemon=True)
+        self.thread.start()
 
     @classmethod
     def for_engine(
         cls, engine: Any, emit: Callable[[AssistantEvent], None], clock: Callable[[], float]
     ) -> Captions | None:
         """Captions for a loaded :class:`OlaEngine`, or None (another engine, or no Whisper tokenizer)."""
-        loaded = engine.loaded_model if isinstance(engine, OlaEngine) else None
-        if loaded is None or engine.model_dir is None:
+        if not isinstance(engine, OlaEngine) or engine.loaded_model is None:
             return None
         try:
-            whisper = find_encoder_files(
-                engine.model_dir, engine.speech_encoder, engine.music_encoder
-            ).whisper
+            files = whisper_files(engine)
         except OlaError as error:
             log.info("no captions: %s", error)
             return None
-        tokenizer = find_whisper_tokenizer(whisper)
-        if tokenizer is None:
-            log.info("no captions: Whisper's tokenizer.json is not beside %s nor in the HF cache", whisper)
-            return None
-        profile = getattr(loaded, "profile", None)
-        on_gpu = loaded.device.type == "cuda" and getattr(profile, "name", None) == GPU_PROFILE
-        device = loaded.device if on_gpu else torch.device("cpu")
-        encoder = loaded.model.model.speech_encoder.whisper_model
-        return cls(encoder, whisper, tokenizer, device, emit, clock)
+        return cls(files, emit, clock)
 
     def close(self) -> None:
-        """Remove the hook (the engine is being replaced); the caption thread ends when idle."""
+        """Remove the hook and end the caption thread after the caption it may be writing
+        (the engine is being replaced: its decoder is freed with it)."""
         self._hook.remove()
+        self._jobs.put(None)
 
     # ------------------------------------------------------------------ the turn's side
     def watch(self, turn_id: int, trace: TraceRecorder) -> CaptionWatch:
@@ -154,8 +218,7 @@ class Captions:
 
     # ------------------------------------------------------------------ the caption thread
     def _work(self) -> None:
-        while True:
-            watch = self._jobs.get()
+        while (watch := self._jobs.get()) is not None:
             if self._failed:
                 continue
             try:
@@ -166,11 +229,10 @@ class Captions:
                 continue
             watch.trace.set(caption=text, caption_language=language)
             self._emit(UserCaption(watch.turn_id, text, language, self._clock()))
+        self._decoder = None  # freed unless a transcription still holds it
 
     def _caption(self, outputs: torch.Tensor) -> tuple[str, str]:
         if self._decoder is None:
-            whisper, tokenizer, device = self._files
-            self._decoder = _Decoder(whisper, tokenizer, device)
-            log.info("captions: Whisper decoder loaded on %s", device)
+            self._decoder = _shared_decoder(self._files.whisper, self._files.tokenizer, self._files.device)
         with torch.inference_mode():
             return self._decoder.caption(outputs.to(self._decoder.decoder.ln.weight.device))

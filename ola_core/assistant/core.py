@@ -34,14 +34,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from ola_core.assistant.answer import (
-    CANCEL_WAIT_S,
-    AnswerOutcome,
-    GenerationEnded,
-    check_attachment,
-)
+import numpy as np
+
+from ola_core.assistant.answer import CANCEL_WAIT_S, AnswerOutcome, GenerationEnded, check_attachment
 from ola_core.assistant.audio_in import MicrophoneInput
 from ola_core.assistant.base import Message, Pending
+from ola_core.assistant.captions import transcribe
 from ola_core.assistant.components import build_components
 from ola_core.assistant.echo import EchoGuard
 from ola_core.assistant.loading import start_loading
@@ -75,9 +73,7 @@ from ola_core.capture.events import (
     SustainedSpeech,
 )
 from ola_core.capture.frames import FrameSource, TimedFrame
-from ola_core.errors import (
-    OlaError,
-)
+from ola_core.errors import OlaError
 from ola_core.events import (
     AssistantState,
     AttachmentsChanged,
@@ -174,6 +170,10 @@ class Assistant(TurnLifecycle):
         For tests and the CLI; False on timeout.
         """
         return self._idle.wait(timeout)
+
+    def transcribe(self, samples: np.ndarray, rate: int) -> str:
+        """What a clip says, read by the loaded model's Whisper (seconds: call it off the GUI thread)."""
+        return transcribe(self._components.engine if self._components is not None else None, samples, rate)
 
     # ------------------------------------------------------------------ commands
     def send_text(self, text: str) -> None:
