@@ -102,7 +102,10 @@ class BoothController(QObject):
         self.window.conversation.set_answer("")
 
     def _on_loaded(self, event: ev.ModelLoaded) -> None:
-        self.health.model = event.description
+        rehearsal = self.session.config.booth.rehearsal
+        self.health.model = (
+            f"REHEARSAL, interface-test model ({event.description})" if rehearsal else event.description
+        )
 
     def _on_notice(self, notice: Notice) -> None:
         if notice.kind == "reset":

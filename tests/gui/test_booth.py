@@ -107,6 +107,7 @@ def test_a_visitor_comes_talks_and_is_forgotten(kiosk, qtbot, loaded, tiny_check
         assert marker not in shown_text(kiosk)
         qtbot.waitUntil(lambda: kiosk.screen_name == "attract", timeout=6000)
         assert health.path.exists() and '"turns_text": 1' in daily.path.read_text()
+        assert health.model.startswith("REHEARSAL, interface-test model")
     finally:
         controller.session.close()
         controller.bridge.detach()
@@ -137,3 +138,45 @@ def test_settings_start_the_booth_only_with_a_valid_file(themed, qtbot, tmp_path
     entry.path.setText(str(good))
     assert entry.launch()
     assert started[0][1][-3:] == ["booth", "--config", str(good.resolve())]
+
+
+class CameraOnlyAssistant:
+    """What the controller uses of an assistant, with a camera that sees a person step in."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        from ola_core.settings import Settings
+
+        self.settings = Settings()
+        self.calls: list[str] = []
+        self.looks = 0
+        rng = np.random.default_rng(1)
+        self.empty = rng.integers(0, 60, (240, 320, 3), dtype=np.uint8)
+        self.person = self.empty.copy()
+        self.person[40:220, 110:210] = 220
+
+    def subscribe(self, callback):  # type: ignore[no-untyped-def]
+        return lambda: None
+
+    def preview_frame(self):  # type: ignore[no-untyped-def]
+        from ola_core.media_types import TimedFrame
+
+        self.looks += 1
+        return TimedFrame(self.empty if self.looks < 12 else self.person, 0.0)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return lambda *args: self.calls.append(name)
+
+
+def test_a_person_in_view_wakes_the_booth(kiosk, qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = BoothConfig(booth=BoothSection(camera=0, person_detection=True))
+    assistant = CameraOnlyAssistant()
+    daily = DailyLog(tmp_path)
+    controller = BoothController(assistant, kiosk, cfg, HealthFile(tmp_path / "health.json", daily), daily)
+    controller.start()
+    qtbot.waitUntil(lambda: assistant.looks >= 6, timeout=10000)
+    assert kiosk.screen_name == "attract"  # an empty room wakes nothing
+    assert not kiosk.attract.preview.pixmap().isNull()  # the live preview shows
+    qtbot.waitUntil(lambda: kiosk.screen_name == "conversation", timeout=10000)
+    assert kiosk.conversation.answer.text() == "Hello visitor!" and controller.session.idle.active
