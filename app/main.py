@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QComboBox, QDialog, QWidget
@@ -171,9 +172,17 @@ class AppController(QObject):
         language = self.settings.language
 
         def row(combo: QComboBox) -> QWidget:
-            return VoicePicker(combo, studio, microphone=audio.microphone, language=language)
+            return VoicePicker(
+                combo, studio, microphone=audio.microphone, language=language, transcribe=self.transcribe
+            )
 
         return [(name, name) for name in names], row
+
+    def transcribe(self, samples: np.ndarray, rate: int) -> str:
+        """The Clone dialog's transcript, by the running assistant's captions decoder (worker thread)."""
+        if self.assistant is None:
+            raise OlaError("No model is loaded to read the clip: type what it says.")
+        return self.assistant.transcribe(samples, rate)
 
     def open_about(self) -> None:
         AboutDialog(

@@ -1,10 +1,10 @@
 """Choosing and making CosyVoice voices: the picker row of the settings and the Clone dialog.
 
 The Clone dialog records 5–10 s from the microphone while the user reads a sentence shown on
-screen (or takes an audio file), lets the transcript be edited (prefilled with that sentence, or
-by the captions decoder when one is given) and saves the voice in the user's data folder.
-Slow work — loading CosyVoice, cloning, synthesising a preview — runs on a worker thread; its
-result comes back to the GUI thread through a queued signal.
+screen (or takes an audio file), lets the transcript be edited (the sentence, replaced by what
+the captions decoder reads in the clip when a transcriber is given) and saves the voice in the
+user's data folder. Slow work — reading the clip, loading CosyVoice, cloning, synthesising a
+preview — runs on a worker thread; its result comes back to the GUI thread through a queued signal.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class CloneVoiceDialog(QDialog):
         self.samples: np.ndarray | None = None
         self.sample_rate = SAMPLE_RATE
         self.voice_name: str | None = None  # set once a voice was saved
+        self._prefill = ""  # the transcript shown while the decoder reads the clip
         self._blocks: list[np.ndarray] = []
         self._mic: MicStream | None = None
         self._started = 0.0
@@ -199,18 +200,28 @@ class CloneVoiceDialog(QDialog):
         self._set_clip(samples, 16_000, "")
 
     def _set_clip(self, samples: np.ndarray, rate: int, sentence: str) -> None:
+        """Keep the clip; its transcript is ``sentence`` until the captions decoder has read it."""
         self.samples, self.sample_rate = samples, rate
-        text = sentence
-        if self.transcribe is not None and len(samples):
-            try:
-                text = self.transcribe(samples, rate) or sentence
-            except OlaError as error:
-                self.status.setText(f"No caption ({error}); type what the clip says.")
-        self.transcript.setPlainText(text)
+        self.transcript.setPlainText(sentence)
         self.status.setText(
             f"Clip of {len(samples) / rate:.1f} s. Check the transcript, name the voice, then Clone."
         )
+        if self.transcribe is not None and len(samples) and not self.worker.busy:
+            transcribe = self.transcribe
+            self._prefill = sentence
+            self.status.setText(f"Clip of {len(samples) / rate:.1f} s. Reading what it says…")
+            self.worker.run("transcribe", lambda: transcribe(samples, rate))
         self._update()
+
+    def _transcribed(self, result: object) -> None:
+        """The decoder's words replace the prefill, unless the user has already edited it."""
+        seconds = len(self.samples) / self.sample_rate if self.samples is not None else 0.0
+        if isinstance(result, OlaError):
+            self.status.setText(f"No transcript ({result}); type what the clip says.")
+            return
+        if result and self.transcript.toPlainText() == self._prefill:
+            self.transcript.setPlainText(str(result))
+        self.status.setText(f"Clip of {seconds:.1f} s. Check the transcript, name the voice, then Clone.")
 
     # --- cloning and preview -------------------------------------------------------------------
     def clone(self) -> None:
@@ -245,7 +256,9 @@ class CloneVoiceDialog(QDialog):
 
     def _job_done(self, job: str, result: object) -> None:
         self.worker.busy = False
-        if isinstance(result, OlaError):
+        if job == "transcribe":
+            self._transcribed(result)
+        elif isinstance(result, OlaError):
             self.status.setText(str(result))
         elif job == "clone":
             self.voice_name = str(result)
@@ -272,11 +285,17 @@ class VoicePicker(QWidget):
     """The settings' CosyVoice voice list with Preview and Clone… beside it."""
 
     def __init__(
-        self, combo: QComboBox, studio: Any, *, microphone: str | None = None, language: str = "en"
+        self,
+        combo: QComboBox,
+        studio: Any,
+        *,
+        microphone: str | None = None,
+        language: str = "en",
+        transcribe: Transcriber | None = None,
     ) -> None:
         super().__init__()
         self.combo, self.studio = combo, studio
-        self.microphone, self.language = microphone, language
+        self.microphone, self.language, self.transcribe = microphone, language, transcribe
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(combo, 1)
@@ -312,7 +331,11 @@ class VoicePicker(QWidget):
 
     def open_clone_dialog(self) -> None:
         dialog = CloneVoiceDialog(
-            self.studio, microphone=self.microphone, language=self.language, parent=self
+            self.studio,
+            microphone=self.microphone,
+            language=self.language,
+            transcribe=self.transcribe,
+            parent=self,
         )
         dialog.exec()
         if dialog.voice_name is not None:

@@ -1,16 +1,18 @@
 """CosyVoice voices in the GUI, on the virtual PulseAudio devices and a tiny CosyVoice2 folder that,
 like the release, ships no voice: the Clone dialog records the sentence it shows from the virtual
-microphone and the new voice speaks; the settings' picker previews a default voice made at first use."""
+microphone and the new voice speaks; the settings' picker previews a default voice made at first use;
+the dialog's transcript is read by the captions decoder on its worker thread."""
 
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox
 
 from ola_core.speech.cosyvoice.files import SPEAKERS_FILE
@@ -100,3 +102,76 @@ def test_settings_picker_previews_a_default_voice_made_at_first_use(  # type: ig
     assert studio.voices_path.exists() and ENGLISH_VOICE in studio.names()
     settings, warnings = dialog.settings()
     assert settings.voice.cosyvoice_voice == ENGLISH_VOICE and warnings == []
+
+
+def test_clone_dialog_transcript_is_read_by_the_captions_decoder_off_the_gui_thread(  # type: ignore[no-untyped-def]
+    qtbot, themed, loaded, tiny_checkpoint, bare_cosyvoice: Path, tmp_path: Path
+) -> None:
+    """A picked file: the transcript gets what the captions decoder reads in it (the same words a
+    spoken turn's caption would have), computed on the worker while the window keeps running."""
+    from app.dialogs.clone_voice import CloneVoiceDialog
+    from ola_core.assistant.components import Components
+    from ola_core.assistant.core import Assistant
+    from ola_core.engine import OlaEngine
+    from ola_core.speech.cosyvoice.studio import VoiceStudio
+    from tests.assistant.conftest import fast_settings, speak
+    from tests.assistant.test_transcribe import caption_of_a_turn
+
+    clip = speak("This is my voice for the new voice.")
+    wav = tmp_path / "clip.wav"
+    soundfile.write(wav, clip, 16_000)
+    expected = caption_of_a_turn(OlaEngine.from_loaded(loaded, model_dir=tiny_checkpoint.model_dir), clip)
+    engine = OlaEngine.from_loaded(loaded, model_dir=tiny_checkpoint.model_dir)
+    assistant = Assistant(fast_settings(tiny_checkpoint), components=Components(engine, None))
+
+    gui_thread = threading.current_thread()
+    released = threading.Event()  # set by the GUI thread's event loop while the transcriber runs
+    calls: list[tuple[threading.Thread, bool]] = []
+
+    def transcribe(samples: np.ndarray, rate: int) -> str:
+        calls.append((threading.current_thread(), released.wait(30)))
+        return assistant.transcribe(samples, rate)
+
+    dialog = CloneVoiceDialog(VoiceStudio(bare_cosyvoice, "cpu"), language="en", transcribe=transcribe)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with qtbot.waitSignal(dialog.worker.done, timeout=60_000) as read:
+        dialog.load_file(wav)  # returns at once: a synchronous call would wait 30 s for `released`
+        assert not calls or calls[0][0] is not gui_thread
+        assert dialog.transcript.toPlainText() == "" and not dialog.clone_button.isEnabled()
+        QTimer.singleShot(0, released.set)
+    assert read.args == ["transcribe", expected]
+    [(thread, was_released)] = calls
+    assert thread is not gui_thread and was_released  # the GUI loop ran during the transcription
+    assert dialog.transcript.toPlainText() == expected
+    assert dialog.clone_button.isEnabled() and not dialog.transcript.isReadOnly()  # editable
+
+
+def test_clone_dialog_keeps_an_edit_made_while_the_clip_is_read(qtbot, themed, bare_cosyvoice: Path) -> None:  # type: ignore[no-untyped-def]
+    from app.dialogs.clone_voice import CloneVoiceDialog
+    from ola_core.errors import OlaError
+    from ola_core.speech.cosyvoice.studio import VoiceStudio
+
+    go = threading.Event()
+    answers: list[str | OlaError] = ["heard words", OlaError("no model")]
+
+    def transcribe(_samples: np.ndarray, _rate: int) -> str:
+        go.wait(30)
+        answer = answers.pop(0)
+        if isinstance(answer, OlaError):
+            raise answer
+        return answer
+
+    dialog = CloneVoiceDialog(VoiceStudio(bare_cosyvoice, "cpu"), language="en", transcribe=transcribe)
+    qtbot.addWidget(dialog)
+    samples = np.zeros(16_000 * 6, np.float32)
+    with qtbot.waitSignal(dialog.worker.done, timeout=30_000):
+        dialog._set_clip(samples, 16_000, dialog.sentence)
+        assert dialog.transcript.toPlainText() == dialog.sentence  # the read-aloud sentence until then
+        dialog.transcript.setPlainText("my own words")
+        go.set()
+    assert dialog.transcript.toPlainText() == "my own words"
+    with qtbot.waitSignal(dialog.worker.done, timeout=30_000):
+        dialog._set_clip(samples, 16_000, dialog.sentence)
+    assert dialog.transcript.toPlainText() == dialog.sentence
+    assert "no model" in dialog.status.text()
