@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 APP_NAME = "ola-assistant"
 Quantization = Literal["nf4", "int8", "none"]  # none = bf16 (the official dtype)
 ComputeDevice = Literal["auto", "cuda", "cpu"]
+# Memory profile (ola_core.model.profiles): "auto" picks from the GPU's free memory (none on the CPU);
+# "custom" is no profile, just the quantization below.
+MemoryProfile = Literal["auto", "8gb", "12gb", "24gb", "custom"]
+MEMORY_PROFILES: tuple[MemoryProfile, ...] = typing.get_args(MemoryProfile)
 EchoMode = Literal["speakers", "headphones"]
 SourceSetting = Literal["camera", "screen", "off"]
 
@@ -43,7 +47,8 @@ def _range(lo: float, hi: float) -> dict[str, Any]:
 class ModelSettings:
     model_dir: str | None = None  # folder of the Ola checkpoint; None until first-run setup found one
     speech_encoders_dir: str | None = None  # folder with large-v3.pt and BEATs (None: inside model_dir)
-    quantization: Quantization = "nf4"
+    profile: MemoryProfile = "auto"
+    quantization: Quantization = "nf4"  # used by the "custom" profile, and on the CPU
     device: ComputeDevice = "auto"
 
 

@@ -41,6 +41,7 @@ SECTIONS = (
 LABELS = {
     "model_dir": "Model folder",
     "speech_encoders_dir": "Speech encoders folder",
+    "profile": "Memory profile",
     "quantization": "Quantization",
     "device": "Compute device",
     "microphone": "Microphone",
@@ -70,7 +71,10 @@ LABELS = {
     "keep_history": "Keep history (save every conversation on this computer)",
     "cosyvoice_voice": "CosyVoice voice",
 }
-CHOICE_TEXT = {"nf4": "4-bit NF4 (recommended)", "int8": "8-bit (slow)", "none": "none — bf16 (full precision, 24 GB cards)",
+CHOICE_TEXT = {"auto": "automatic", "8gb": "8 GB card",
+               "12gb": "12 GB card", "24gb": "24 GB or more (bf16, the official dtype)",
+               "custom": "custom (only the quantization below)",
+               "nf4": "4-bit NF4 (recommended)", "int8": "8-bit (slow)", "none": "none — bf16 (full precision, 24 GB cards)",
                "speakers": "speakers (echo cancellation)", "headphones": "headphones"}  # fmt: skip
 DEFAULT_TEXT = "(system default)"
 NONE_TEXT = {

@@ -46,6 +46,7 @@ def make_engine(settings: Settings) -> Engine:
         speech_encoder=encoders / WHISPER_FILE_NAME if encoders else None,
         music_encoder=encoders / BEATS_FILE_NAME if encoders else None,
         quantization=model.quantization,
+        profile=model.profile,
         device=model.device,
     )
 

@@ -39,6 +39,7 @@ CAPTURE_MARGIN_S = 30.0  # after the replayed audio ends: its turn is captured w
 def replay_settings(
     model_dir: Path,
     *,
+    profile: str | None = None,
     quantization: str | None = None,
     device: str | None = None,
     max_new_tokens: int | None = None,
@@ -47,6 +48,8 @@ def replay_settings(
     """The user's settings (or ``base``) with the model and generation overrides of the command line."""
     settings = base or load_settings()[0]
     model = dataclasses.replace(settings.model, model_dir=str(model_dir))
+    if profile is not None:
+        model = dataclasses.replace(model, profile=profile)  # type: ignore[arg-type]
     if quantization is not None:
         model = dataclasses.replace(model, quantization=quantization)  # type: ignore[arg-type]
     if device is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ola_core.errors import GenerationError, ModelFilesMissingError
 from ola_core.processing.media import SUFFIXES, MediaKind
+from ola_core.settings import MEMORY_PROFILES
 
 if TYPE_CHECKING:  # the engine (torch, transformers) is imported when a question is asked, not for --help
     from ola_core.engine import Turn, TurnStats
@@ -64,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"a video file ({_suffixes('video')}; its soundtrack is heard too, unless --audio is given) "
             "or a folder of frames (image files)"
         ),
+    )
+    parser.add_argument(
+        "--profile",
+        choices=MEMORY_PROFILES,
+        default="auto",
+        help="memory profile: auto (from the GPU's free memory; none on the CPU), 8gb, 12gb, 24gb, "
+        "or custom (only --quantization)",
     )
     parser.add_argument(
         "--quantization",
@@ -195,6 +203,7 @@ def _handle(args: argparse.Namespace) -> int:
         speech_encoder=speech_encoder,
         music_encoder=music_encoder,
         quantization=args.quantization,
+        profile=args.profile,
         device=args.device,
         settings=settings,
     )

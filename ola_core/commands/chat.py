@@ -30,6 +30,7 @@ from ola_core.events import (
     UserTurnCaptured,
     WarningRaised,
 )
+from ola_core.settings import MEMORY_PROFILES
 
 ANSWER_WAIT_S = 600.0
 # A typed question, or a command that must wait for the answers asked before it (/export); None ends.
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--headphones", action="store_true", help="no echo protection: full barge-in sensitivity"
     )
+    parser.add_argument("--profile", choices=MEMORY_PROFILES, help="memory profile (default: the settings')")
     parser.add_argument("--quantization", choices=("nf4", "int8", "none"))
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
     parser.set_defaults(handler=run)
@@ -139,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         model = dataclasses.replace(model, model_dir=str(args.model))
     if args.quantization:
         model = dataclasses.replace(model, quantization=args.quantization)
+    if args.profile:
+        model = dataclasses.replace(model, profile=args.profile)
     if args.device:
         model = dataclasses.replace(model, device=args.device)
     audio = dataclasses.replace(

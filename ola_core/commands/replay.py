@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from ola_core.errors import MediaError, OlaError
+from ola_core.settings import MEMORY_PROFILES
 
 WAIT_MARGIN_S = 300.0  # loading + answering on a slow CPU, beyond the question's own length
 
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--frames", type=Path, help="a folder of images shown as the camera, in name order")
     parser.add_argument("--out", type=Path, help="write the spoken answer here (wav)")
     parser.add_argument("--trace", type=Path, help="write the turn's latency trace here (JSON)")
+    parser.add_argument("--profile", choices=MEMORY_PROFILES, help="memory profile (default: the settings')")
     parser.add_argument("--quantization", choices=("nf4", "int8", "none"), help="default: the settings'")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="default: the settings'")
     parser.add_argument(
@@ -76,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             check_writable(path)
     settings = replay_settings(
-        args.model, quantization=args.quantization, device=args.device, max_new_tokens=args.max_new_tokens
+        args.model,
+        profile=args.profile,
+        quantization=args.quantization,
+        device=args.device,
+        max_new_tokens=args.max_new_tokens,
     )
     speech = load_audio(args.audio)  # MediaError naming the file (missing, corrupt, NaN samples)
     if not contains_speech(speech, settings.audio):

@@ -37,10 +37,11 @@ from ola_core.engine.answering import (
 from ola_core.engine.conversation import Conversation, Exchange
 from ola_core.engine.decoding import prefill
 from ola_core.engine.load_job import LoadJob, ProgressCallback
-from ola_core.engine.memory import PeakMemory, free_memory, is_out_of_memory, kv_bytes_per_token
+from ola_core.engine.memory import PeakMemory, free_memory, is_out_of_memory
 from ola_core.engine.turn_inputs import MediaBudget, user_message
 from ola_core.engine.types import GenerationSettings, TextDelta, Turn, TurnStats, system_prompt_for
 from ola_core.errors import GenerationError, InsufficientMemoryError, LoadCancelledError
+from ola_core.model.profiles import kv_bytes_per_token
 
 if TYPE_CHECKING:
     from ola_core.model.loading import DeviceChoice, Quantization
@@ -78,6 +79,7 @@ class OlaEngine:
         speech_encoder: Path | None = None,
         music_encoder: Path | None = None,
         quantization: Quantization = "none",
+        profile: str = "custom",
         device: DeviceChoice = "auto",
         dtype: torch.dtype | None = None,
         settings: GenerationSettings | None = None,
@@ -90,6 +92,7 @@ class OlaEngine:
         self.speech_encoder = speech_encoder
         self.music_encoder = music_encoder
         self.quantization = quantization
+        self.profile = profile  # a MemoryProfile setting, resolved at load (model/profiles.py)
         self.device_request = device
         self.dtype = dtype
         self.settings = settings or GenerationSettings()
@@ -126,11 +129,15 @@ class OlaEngine:
 
     @property
     def description(self) -> str:
-        """What runs, in words: "Ola-7b, nf4 on cuda" (for the status bar and logs)."""
+        """What runs, in words: "Ola-7b, nf4 on cuda", "Ola-7b, 8 GB profile (nf4) on cuda" (for the
+        status bar and logs)."""
         name = self.model_dir.name if self.model_dir is not None else "model"
         if self._loaded is None:
             return f"{name}, {self.quantization} on {self.device_request} (not loaded)"
         quantization = getattr(self._loaded, "quantization", self.quantization)
+        profile = getattr(self._loaded, "profile", None)
+        if profile is not None and profile.name != "custom":
+            quantization = f"{profile.name.upper().replace('GB', ' GB')} profile ({quantization})"
         return f"{name}, {quantization} on {self._loaded.device.type}"
 
     def load(self, progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> None:
@@ -140,6 +147,7 @@ class OlaEngine:
         :class:`LoadCancelledError`, and whatever was loaded is freed.
         """
         from ola_core.model.loading import load_ola
+        from ola_core.model.profiles import resolve_profile
 
         if self.model_dir is None:
             raise GenerationError("No model folder was given: choose the Ola-7b folder in the settings.")
@@ -163,6 +171,7 @@ class OlaEngine:
                     device=self.device_request,
                     dtype=self.dtype,
                     progress=report,
+                    profile=resolve_profile(self.profile, self.quantization, self.device_request),
                 )
             except LoadCancelledError as error:
                 error.with_traceback(None)  # its frames hold the half-loaded weights

@@ -14,7 +14,6 @@ import sys
 from typing import Literal
 
 import torch
-from transformers import PretrainedConfig
 from transformers.cache_utils import Cache, DynamicLayer
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -72,17 +71,6 @@ def free_memory(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
-
-
-def kv_bytes_per_token(config: PretrainedConfig, dtype: torch.dtype) -> int:
-    """Bytes the KV cache takes per position: keys and values of every layer."""
-    text_config = config.get_text_config()
-    heads = text_config.num_key_value_heads or text_config.num_attention_heads
-    head_dim = (
-        getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
-    )
-    element = torch.finfo(dtype).bits // 8 if dtype.is_floating_point else 2
-    return 2 * text_config.num_hidden_layers * heads * head_dim * element
 
 
 def truncate_cache(cache: Cache, length: int) -> None:

@@ -24,9 +24,9 @@ from PIL import Image
 
 from ola_core.engine.types import Turn
 from ola_core.media_types import spread
-from ola_core.processing.inputs import ImageInput, SpeechInput, VideoInput
 from ola_core.processing.audio import SAMPLE_RATE, load_audio, process_audio, speech_features
 from ola_core.processing.image import ImageSource, load_image, process_image
+from ola_core.processing.inputs import ImageInput, SpeechInput, VideoInput
 from ola_core.processing.prompt import UserMessage
 from ola_core.processing.video import DEFAULT_MAX_FRAMES, process_frames, process_video
 

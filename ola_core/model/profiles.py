@@ -126,6 +126,21 @@ def profile_for(name: str | None, free_bytes: int | None) -> Profile:
     return PROFILES[name]
 
 
+def resolve_profile(name: str, quantization: Literal["none", "nf4", "int8"], device: str) -> Profile | None:
+    """The profile a load uses for the setting ``name`` (Settings → Model, ``--profile``).
+
+    "auto": picked from the GPU's free memory, and no profile on the CPU (there ``quantization``
+    applies, as it always did); "custom": only ``quantization``; else that profile by name.
+    """
+    if name == "custom":
+        return custom_profile(quantization)
+    if name == "auto":
+        if device == "cpu" or not torch.cuda.is_available():
+            return None
+        return pick_profile(free_gpu_bytes())
+    return profile_for(name, None)
+
+
 def describe(profile: Profile, gpu_name: str | None, total_gb: float | None) -> str:
     """The line setup, Settings and ``download`` show, e.g. "RTX 4060, 8 GB: 8 GB profile"."""
     if gpu_name is None:
@@ -228,11 +243,16 @@ def part_bytes(
     return {k: v for k, v in gpu.items() if v}, cpu
 
 
-def kv_bytes_per_token(config: OlaConfig, dtype: torch.dtype = torch.bfloat16) -> int:
-    """Keys and values of every layer for one token."""
-    head_dim = config.hidden_size // config.num_attention_heads
-    element = torch.tensor([], dtype=dtype).element_size()
-    return 2 * config.num_hidden_layers * int(config.num_key_value_heads or 0) * head_dim * element
+def kv_bytes_per_token(config: Any, dtype: torch.dtype = torch.bfloat16) -> int:
+    """Bytes the KV cache takes per position: keys and values of every layer (the one place this
+    is computed: the profiles' accounting and the engine's context limit both use it)."""
+    text_config = config.get_text_config()
+    heads = text_config.num_key_value_heads or text_config.num_attention_heads
+    head_dim = (
+        getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
+    )
+    element = torch.finfo(dtype).bits // 8 if dtype.is_floating_point else 2
+    return 2 * text_config.num_hidden_layers * heads * head_dim * element
 
 
 def ola_on_meta(config: OlaConfig, profile: Profile, dtype: torch.dtype = torch.bfloat16) -> nn.Module:

@@ -97,6 +97,15 @@ def test_ask_json_for_every_input_kind(
     assert timings["load_s"] > 0 and report["peak_memory_bytes"] > 0
 
 
+@pytest.mark.parametrize(("profile", "shown"), [("12gb", "12 GB profile (nf4)"), ("custom", "none on cpu")])
+def test_ask_loads_with_the_memory_profile_asked_for(
+    capsys: pytest.CaptureFixture[str], tiny_checkpoint: TinyCheckpoint, profile: str, shown: str
+) -> None:
+    report = ask_json(capsys, tiny_checkpoint.model_dir, "--profile", profile, "Hi")
+    assert shown in report["model"]
+    assert report["token_ids"]
+
+
 def test_ask_streams_plain_text(capsys: pytest.CaptureFixture[str], tiny_checkpoint: TinyCheckpoint) -> None:
     code = main(
         [

@@ -13,9 +13,9 @@ import torch
 
 from ola_core.engine import GenerationSettings, OlaEngine, Turn
 from ola_core.errors import GenerationError, InsufficientMemoryError, LoadCancelledError
-from ola_core.processing.inputs import VideoInput
 from ola_core.model.loading import LoadedOla
 from ola_core.model.tiny import TinyCheckpoint
+from ola_core.processing.inputs import VideoInput
 from tests.engine.conftest import GREEDY
 from tests.engine.test_conversation import camera_frames
 

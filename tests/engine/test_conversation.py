@@ -10,10 +10,10 @@ import pytest
 
 from ola_core.engine import GenerationSettings, OlaEngine, Turn
 from ola_core.engine.conversation import DROPPED_MEDIA_NOTE, Conversation, Exchange, without_media
-from ola_core.engine.memory import kv_bytes_per_token
 from ola_core.errors import GenerationError
 from ola_core.media_types import TimedFrame
 from ola_core.model.loading import LoadedOla
+from ola_core.model.profiles import kv_bytes_per_token
 from ola_core.processing.prompt import INTERRUPTED_NOTE, AssistantMessage, UserMessage, sequence_length
 from tests.engine.conftest import GREEDY, tone
 

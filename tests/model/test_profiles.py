@@ -11,7 +11,16 @@ from ola_core.model.levers import CpuEmbedding, parameter_bytes, quantize_linear
 from ola_core.model.loading import LoadedOla, load_ola
 from ola_core.model.memory import RUNTIME_MARGIN_BYTES, estimate_memory_bytes
 from ola_core.model.profile_quality import encoder_errors, logit_agreement
-from ola_core.model.profiles import GIB, PROFILES, account_ola, part_bytes, pick_profile, profile_for
+from ola_core.model.profiles import (
+    GIB,
+    PROFILES,
+    account_ola,
+    custom_profile,
+    part_bytes,
+    pick_profile,
+    profile_for,
+    resolve_profile,
+)
 from ola_core.model.tiny import TinyCheckpoint
 from ola_core.speech.cosyvoice.memory import cosyvoice_bytes
 
@@ -111,3 +120,30 @@ def test_levers_on_the_tiny_checkpoint_keep_outputs_close(
     assert errors["vision_relative_error"] < 0.05
     if name == "12gb":  # no encoder lever: identical
         assert errors["speech_encoder_relative_error"] == 0.0
+
+
+def test_the_profile_setting_resolves_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ola_core.model import profiles
+
+    assert resolve_profile("custom", "int8", "auto") == custom_profile("int8")
+    assert resolve_profile("12gb", "nf4", "cpu") is PROFILES["12gb"]  # by name, even on the CPU
+    assert resolve_profile("auto", "nf4", "cpu") is None  # the CPU keeps the quantization setting
+    monkeypatch.setattr(profiles.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(profiles, "free_gpu_bytes", lambda: int(9 * GIB))
+    assert resolve_profile("auto", "nf4", "auto") is PROFILES["8gb"]
+    monkeypatch.setattr(profiles, "free_gpu_bytes", lambda: int(30 * GIB))
+    assert resolve_profile("auto", "nf4", "cuda") is PROFILES["24gb"]
+    assert resolve_profile("auto", "nf4", "cpu") is None  # device cpu chosen: no profile
+
+
+def test_the_settings_profile_reaches_the_loader(tiny_checkpoint: TinyCheckpoint) -> None:
+    """Settings → Model → Memory profile: the assistant's engine loads with that profile's levers."""
+    from ola_core.assistant.components import make_engine
+    from ola_core.settings import ModelSettings, Settings
+
+    model = ModelSettings(model_dir=str(tiny_checkpoint.model_dir), profile="12gb", device="cpu")
+    engine = make_engine(Settings(model=model))
+    engine.load()
+    loaded = engine.loaded_model
+    assert loaded is not None and loaded.profile is PROFILES["12gb"]
+    assert isinstance(loaded.model.get_input_embeddings(), CpuEmbedding)  # the 12 GB profile's lever
