@@ -373,6 +373,19 @@ class TranscriptView(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAccessibleName("Conversation")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._new_column()
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range)
+        bar.valueChanged.connect(self._on_value)
+        self.jump = QToolButton(self.viewport())
+        self.jump.setText("↓ Latest")
+        self.jump.setAccessibleName("Scroll to the latest message")
+        self.jump.clicked.connect(self.scroll_to_end)
+        self.jump.hide()
+        self.follow_changed.connect(lambda following: self.jump.setVisible(not following))
+
+    def _new_column(self) -> None:
+        """An empty column (welcome text only) in a new container widget, shown in the scroll area."""
         inner = QWidget()
         self.column = QVBoxLayout(inner)
         self.column.setContentsMargins(16, 16, 16, 16)
@@ -394,15 +407,6 @@ class TranscriptView(QScrollArea):
         self.setWidget(inner)
         self.bubbles: list[Bubble] = []
         self.follow = True
-        bar = self.verticalScrollBar()
-        bar.rangeChanged.connect(self._on_range)
-        bar.valueChanged.connect(self._on_value)
-        self.jump = QToolButton(self.viewport())
-        self.jump.setText("↓ Latest")
-        self.jump.setAccessibleName("Scroll to the latest message")
-        self.jump.clicked.connect(self.scroll_to_end)
-        self.jump.hide()
-        self.follow_changed.connect(lambda following: self.jump.setVisible(not following))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -464,17 +468,20 @@ class TranscriptView(QScrollArea):
         return None
 
     def clear(self) -> None:
-        for bubble in self.bubbles:
-            bubble.setParent(None)
-            bubble.deleteLater()
-        while self.column.count() > 3:
-            item = self.column.takeAt(2)
-            row = item.layout() if item is not None else None
-            if row is not None:
-                row.deleteLater()
-        self.bubbles.clear()
-        self.placeholder.show()
-        self._top.changeSize(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
-        self.column.setStretch(0, 1)
-        self.column.invalidate()
-        self.follow = True
+        """Show an empty conversation: the whole column is swapped for a new one.
+
+        Why not take the rows out one by one: PySide keeps Python wrappers of the layout items
+        it saw (``addWidget`` registers them for ownership) and is not told when Qt deletes an
+        item whose widget left the layout; such a stale wrapper is later handed out for a new
+        object at the same address (a crash, or an event filter called with a QWidgetItem).
+        Deleting the container once, by Qt and after the current event, drops its widgets,
+        layouts and their wrappers together.
+        """
+        followed, old = self.follow, self.takeWidget()
+        self._new_column()
+        if old is not None:
+            old.hide()
+            old.setParent(self)  # Qt owns it until its deferred deletion: deleted once, by Qt
+            old.deleteLater()
+        if not followed:
+            self.follow_changed.emit(True)
