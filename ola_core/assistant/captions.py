@@ -35,6 +35,7 @@ from ola_core.engine.engine import OlaEngine
 from ola_core.errors import OlaError
 from ola_core.events import AssistantEvent, UserCaption
 from ola_core.model.locator import find_encoder_files, find_whisper_tokenizer
+from ola_core.model.whisper import WhisperEncoder
 from ola_core.processing.audio import load_audio, speech_features
 from ola_core.trace import TraceRecorder
 
@@ -104,7 +105,7 @@ def _shared_decoder(whisper: Path, tokenizer: Path, device: torch.device) -> _De
 class WhisperFiles:
     """What captions need of a loaded engine: its Whisper encoder and the decoder's files."""
 
-    encoder: torch.nn.Module
+    encoder: WhisperEncoder
     whisper: Path
     tokenizer: Path
     device: torch.device  # where the decoder runs
