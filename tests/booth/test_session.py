@@ -45,7 +45,8 @@ class Clock:
 def make(
     config: BoothConfig, settings: Settings | None = None
 ) -> tuple[BoothSession, FakeAssistant, Clock, list[Notice]]:
-    assistant, clock, notices = FakeAssistant(settings or Settings()), Clock(), []
+    assistant, clock = FakeAssistant(settings or Settings()), Clock()
+    notices: list[Notice] = []
     session = BoothSession(assistant, config, clock=clock)
     session.on_notice(notices.append)
     return session, assistant, clock, notices

@@ -16,6 +16,7 @@ from ola_core.booth.config import BoothConfig, LimitsSection
 from ola_core.booth.health import DailyLog
 from ola_core.booth.session import BoothSession, booth_settings
 from ola_core.booth.wordfilter import WordFilter
+from ola_core.engine import OlaEngine
 from ola_core.events import ConversationReset, UserCaption
 from tests.assistant.conftest import fast_settings, make_session, speak, wait_for_event
 from tests.booth.graph import paths_to_text
@@ -57,6 +58,7 @@ def test_start_over_leaves_nothing_of_the_visitor(loaded, tiny_checkpoint, dirs)
         left = paths_to_text(session.assistant, marker, skip=(session,))
         assert left == [], f"the visitor's words are still reachable: {left[:5]}"
         engine = session.components.engine
+        assert isinstance(engine, OlaEngine)
         assert engine.context_tokens == 0 and engine.history == ()  # the KV cache went with it
     finally:
         booth.close()
@@ -86,7 +88,12 @@ def test_the_word_filter_reaches_screen_and_voice(loaded, tiny_checkpoint) -> No
     try:
         pipeline = session.components.speech.pipeline  # type: ignore[union-attr]
         original = pipeline.feed
-        pipeline.feed = lambda text: (spoken.append(text), original(text))[1]  # type: ignore[method-assign]
+
+        def feed(text: str) -> None:
+            spoken.append(text)
+            original(text)
+
+        pipeline.feed = feed  # type: ignore[method-assign]
         filtered = session.ask_text("hello")
     finally:
         session.close()

@@ -125,9 +125,12 @@ def test_settings_start_the_booth_only_with_a_valid_file(themed, qtbot, tmp_path
     assert len(found) == 1
     entry = found[0]
     started: list[tuple[str, list[str]]] = []
-    monkeypatch.setattr(
-        launcher.QProcess, "startDetached", lambda p, a: (started.append((p, a)), (True, 1))[1]
-    )
+
+    def start_detached(program: str, args: list[str]) -> tuple[bool, int]:
+        started.append((program, args))
+        return True, 1
+
+    monkeypatch.setattr(launcher.QProcess, "startDetached", start_detached)
     monkeypatch.setattr(launcher.QApplication, "quit", lambda: None)
     bad = tmp_path / "bad.toml"
     bad.write_text("[booth]\nidle_reset_s = 1\n")
