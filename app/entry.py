@@ -10,8 +10,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ola_core import cli
+
+if TYPE_CHECKING:
+    from ola_core.booth.config import BoothConfig
 
 
 def has_display() -> bool:
@@ -42,7 +47,7 @@ def run_smoke_test(args: argparse.Namespace) -> int:
     return smoke(timeout_s=args.smoke_timeout, offscreen=not has_display())
 
 
-def open_booth(config: object, config_path: object) -> int:
+def open_booth(config: BoothConfig, config_path: Path | None) -> int:
     """`ola-assistant booth`'s kiosk window (ola_core/commands/booth.py has no Qt of its own)."""
     from app.booth.launch import run_booth  # Qt starts here
 

@@ -1,8 +1,9 @@
 """Is someone standing in front of the booth's camera? A detector that ships inside OpenCV.
 
-No model is downloaded: OpenCV 4.x wheels ship Haar cascades (``cv2.data.haarcascades``), and the
-frontal-face cascade finds a visitor looking at the screen. OpenCV 5 wheels ship none (and no HOG
-people detector), so there the detector falls back to presence by motion: a background model
+No model is downloaded: OpenCV 4.x wheels (the version pyproject.toml asks for) ship Haar cascades
+(``cv2.data.haarcascades``), and the frontal-face cascade finds a visitor looking at the screen.
+OpenCV 5 wheels ship none (and no HOG people detector), so there the detector falls back to
+presence by motion: a background model
 (``BackgroundSubtractorMOG2``, built into OpenCV) and a share of the picture in the foreground.
 :attr:`PersonDetector.method` says which one runs (the health file shows it).
 """
@@ -32,7 +33,7 @@ class PersonDetector:
 
     def __init__(self, force_motion: bool = False) -> None:
         cascade = None if force_motion else bundled_cascade()
-        self._cascade = cv2.CascadeClassifier(str(cascade)) if cascade is not None else None  # type: ignore[attr-defined]
+        self._cascade = cv2.CascadeClassifier(str(cascade)) if cascade is not None else None  # type: ignore[attr-defined, unused-ignore]  # absent from OpenCV 5
         self.method = "face cascade" if self._cascade is not None else "motion"
         self._background = cv2.createBackgroundSubtractorMOG2(history=300, detectShadows=False)
         self._frames = 0

@@ -164,6 +164,16 @@ def test_motion_presence_sees_someone_step_in() -> None:
     assert detector.seen(person)
 
 
+def test_the_bundled_face_cascade_finds_a_face_and_nothing_in_empty_scenes() -> None:
+    """OpenCV 4.x's own frontal-face cascade on a real photo of a person (scikit-image's astronaut)."""
+    from skimage import data
+
+    assert PersonDetector().method == "face cascade"  # pyproject.toml keeps OpenCV below 5 for this
+    assert PersonDetector().seen(data.astronaut())
+    for empty in (data.brick(), data.coffee(), np.zeros((480, 640, 3), np.uint8)):
+        assert not PersonDetector().seen(empty)
+
+
 def test_the_microphone_forgets_its_recent_audio() -> None:
     """The mic keeps the last 30 s (for ``recent``); a reset's ``forget`` erases the visitor's voice."""
     from ola_core.capture.mic import MicStream
