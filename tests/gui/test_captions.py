@@ -96,7 +96,7 @@ def test_a_turn_spoken_into_the_virtual_microphone_shows_its_caption(  # type: i
         [caption] = [e for e in session.events[start:] if isinstance(e, UserCaption)]
         assert caption.turn_id == user.turn_id and user.caption == caption.text
         assert caption.text.replace(" ", "").isalpha()  # the tiny Whisper's made-up words
-        assert f"“{caption.text}”" == user.caption_label.text() and user.caption_label.isVisible()
+        assert f"“{caption.text}”" == user.caption_label.text() and not user.caption_label.isHidden()
         finished = session.wait_for(lambda e: isinstance(e, TurnFinished), 60, after=start)
         assert isinstance(finished, TurnFinished) and finished.outcome == "completed"
     finally:
