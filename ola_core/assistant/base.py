@@ -22,6 +22,7 @@ from ola_core.assistant.answer import (
     AnswerRun,
     GenerationEnded,
 )
+from ola_core.assistant.attachments import AttachmentChecked, AttachmentChecks
 from ola_core.assistant.audio_in import AudioInput
 from ola_core.assistant.components import Components
 from ola_core.assistant.echo import EchoGuard
@@ -53,7 +54,7 @@ from ola_core.speech.pipeline import SpeechEvent
 
 log = logging.getLogger(__name__)
 
-Message = Command | GenerationEnded | Loaded | LoadFailed | CaptureEvent | SpeechEvent
+Message = Command | GenerationEnded | Loaded | LoadFailed | AttachmentChecked | CaptureEvent | SpeechEvent
 
 
 @dataclass
@@ -101,6 +102,7 @@ class AssistantBase:
         self._speech_active = False  # an utterance is being captured (between start and end)
         self._speech_over_answer = False
         self._pending = Pending()
+        self._checks = AttachmentChecks(self._inbox.put)  # attached files, checked off the loop
         self._answer: AnswerRun | None = None
         self._ending: list[AnswerRun] = []  # cancelled runs whose end has not arrived yet
         self._turn_ids = 0

@@ -6,24 +6,13 @@ States (``ola_core.events.AssistantState``)::
                  ▲                    │  barge-in / Stop     │
                  └────────────────────┴──────────────────────┘
 
-Threads:
-* **loop** (``assistant-loop``): the only thread that changes the state. It takes messages from
-  one queue: typed commands from the public methods (any thread, :mod:`.messages`), capture
-  events from the endpointer, speech events (each with its turn) straight from the speech
-  pipeline, and the answer thread's end. Nothing on it blocks for long: loading runs on its own
-  thread, every answer runs in an :class:`~ola_core.assistant.answer.AnswerRun`, and a barge-in
-  or Stop only sets the turn's cancel token; the cancelled turn's end arrives later as a message.
-* **audio in**: the microphone's (or the replayed file's) thread delivers blocks; the
-  :class:`~ola_core.assistant.echo.EchoGuard` removes the assistant's own voice, and the
-  endpointer turns the cleaned blocks into SpeechStarted / SustainedSpeech / SpeechEnded events
-  that are queued to the loop.
-* **answer** (``answer-N``): the engine generates on it (deltas → transcript events → sentence
-  splitter); the speech pipeline's synthesis and playback threads speak; see
-  :mod:`ola_core.assistant.answer`.
-* **frames**: the active camera/screen source's own capture thread.
-
-Subscribers get events on these threads (see :mod:`ola_core.events`); docs/ARCHITECTURE.md
-lists every thread of the program.
+Threads (docs/ARCHITECTURE.md lists every thread of the program): the **loop**
+(``assistant-loop``) is the only one that changes the state; it takes typed commands
+(:mod:`.messages`), capture and speech events and the threads' reports from one queue, and
+nothing on it blocks: loading, each answer (``answer-N``, :mod:`.answer`) and each check of an
+attached file (``attach-check``, :mod:`.attachments`) run on their own threads, and a barge-in
+or Stop only sets the turn's cancel token. Audio in, frames, synthesis and playback have their
+own threads too. Subscribers get events on these threads (see :mod:`ola_core.events`).
 """
 
 from __future__ import annotations
@@ -36,7 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from ola_core.assistant.answer import CANCEL_WAIT_S, AnswerOutcome, GenerationEnded, check_attachment
+from ola_core.assistant.answer import CANCEL_WAIT_S, AnswerOutcome, GenerationEnded
+from ola_core.assistant.attachments import AttachmentChecked
 from ola_core.assistant.audio_in import MicrophoneInput
 from ola_core.assistant.base import Message, Pending
 from ola_core.assistant.captions import transcribe
@@ -238,6 +228,7 @@ class Assistant(TurnLifecycle):
                 self._inbox.empty()
                 and self._answer is None
                 and not self._ending
+                and not self._checks.busy
                 and self._state in ("idle", "error")
             ):
                 self._idle.set()
@@ -251,7 +242,9 @@ class Assistant(TurnLifecycle):
             case SendText(text):
                 self._do_send_text(text)
             case Attach(path):
-                self._do_attach(path)
+                self._checks.start(path)
+            case AttachmentChecked():
+                self._on_attachment_checked(message)
             case ClearAttachments():
                 self._do_clear_attachments()
             case PushToTalk(down, t):
@@ -383,6 +376,8 @@ class Assistant(TurnLifecycle):
 
     def _do_send_text(self, text: str) -> None:
         text = text.strip()
+        if self._checks.defer(text):  # its attachments are still being checked
+            return
         if not text and not self._pending.attachments:
             return
         if not self._ready_for_turn():
@@ -398,16 +393,19 @@ class Assistant(TurnLifecycle):
         trace.mark("t_turn_start", now)
         self._start_turn(trace, text=text, speech=None, frames=frames)
 
-    def _do_attach(self, path: Path) -> None:
-        try:
-            previews = check_attachment(path)
-        except OlaError as error:
-            self._error("media", error)
+    def _on_attachment_checked(self, message: AttachmentChecked) -> None:
+        if not self._checks.accept(message):
             return
-        self._pending.add(path, previews)
-        self._emit(AttachmentsChanged(tuple(self._pending.attachments), self._clock()))
+        if message.error is not None:
+            self._error("media", message.error)
+        else:
+            self._pending.add(message.path, message.previews)
+            self._emit(AttachmentsChanged(tuple(self._pending.attachments), self._clock()))
+        for text in self._checks.ready_questions():
+            self._do_send_text(text)
 
     def _do_clear_attachments(self) -> None:
+        self._checks.forget()
         self._pending.clear()
         self._emit(AttachmentsChanged((), self._clock()))
 
@@ -445,6 +443,7 @@ class Assistant(TurnLifecycle):
 
     def _do_reset(self, t: float, past: tuple[tuple[str, str], ...]) -> None:
         self._interrupt("stopped", t)
+        self._checks.forget()
         self._pending = Pending()
         self._forget_past_audio()
         if self._components is not None and self._state not in ("loading", "error"):

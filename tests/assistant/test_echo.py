@@ -46,7 +46,8 @@ def _open(
     loaded: LoadedOla, tiny: TinyCheckpoint, echo_mode: str, echo: EchoGuard | None = None
 ) -> HeadlessSession:
     settings = fast_settings(tiny, echo_mode=echo_mode, speaker="micfeed")  # its voice goes into its mic
-    settings = settings.replace(generation=settings.generation.__class__(max_new_tokens=40, temperature=0.0))
+    # A long answer (120 tokens ≈ 6 s of speech at rate 1.5): it must still be playing LISTEN_S later.
+    settings = settings.replace(generation=settings.generation.__class__(max_new_tokens=120, temperature=0.0))
     session = make_session(loaded, tiny, settings, play=True, audio_input=MicrophoneInput(), echo=echo)
     session.start(timeout=120)
     return session
