@@ -156,8 +156,13 @@ class CameraOnlyAssistant:
         self.looks = 0
         rng = np.random.default_rng(1)
         self.empty = rng.integers(0, 60, (240, 320, 3), dtype=np.uint8)
+        from PIL import Image
+        from skimage import data
+
+        # Someone steps in: a real photo of a person (the face cascade needs a face, not a shape).
+        face = np.asarray(Image.fromarray(data.astronaut()).resize((240, 240)))
         self.person = self.empty.copy()
-        self.person[40:220, 110:210] = 220
+        self.person[:, 40:280] = face
 
     def subscribe(self, callback):  # type: ignore[no-untyped-def]
         return lambda: None
