@@ -41,8 +41,9 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> Ten
     return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
 
 
-class WhisperAttention(nn.Module):
-    """Non-causal multi-head self-attention; the key projection has no bias, as in Whisper."""
+class AttentionProjections(nn.Module):
+    """Whisper's four attention projections (the key has no bias) and its head split; the encoder's
+    attention below and the decoder's (``whisper_decoder.CachedAttention``) share them."""
 
     def __init__(self, n_state: int, n_head: int) -> None:
         super().__init__()
@@ -52,13 +53,20 @@ class WhisperAttention(nn.Module):
         self.value = nn.Linear(n_state, n_state)
         self.out = nn.Linear(n_state, n_state)
 
+    def heads(self, y: Tensor) -> Tensor:
+        """(n, T, C) -> (n, H, T, C/H)."""
+        n, t, c = y.shape
+        return y.view(n, t, self.n_head, c // self.n_head).transpose(1, 2)
+
+
+class WhisperAttention(AttentionProjections):
+    """Non-causal multi-head self-attention over the audio frames."""
+
     def forward(self, x: Tensor) -> Tensor:
         n, t, c = x.shape  # (n, T, C)
-
-        def heads(y: Tensor) -> Tensor:  # (n, T, C) -> (n, H, T, C/H)
-            return y.view(n, t, self.n_head, c // self.n_head).transpose(1, 2)
-
-        a = F.scaled_dot_product_attention(heads(self.query(x)), heads(self.key(x)), heads(self.value(x)))
+        a = F.scaled_dot_product_attention(
+            self.heads(self.query(x)), self.heads(self.key(x)), self.heads(self.value(x))
+        )
         return self.out(a.transpose(1, 2).reshape(n, t, c))
 
 

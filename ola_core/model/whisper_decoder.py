@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from ola_core.errors import CorruptModelFileError
 from ola_core.model.encoder_files import _check_state, _torch_load
 from ola_core.model.locator import SPEECH_ENCODERS_REPO, WHISPER_FILE_NAME
+from ola_core.model.whisper import AttentionProjections
 
 # openai-whisper's language order: language k is special token ``sot + 1 + k``.
 LANGUAGE_CODES: tuple[str, ...] = tuple(
@@ -170,20 +171,8 @@ class WhisperSpecials:
         return (self.sot, t - 1, t, t + 1, t + 2, t + 3)
 
 
-class CachedAttention(nn.Module):
+class CachedAttention(AttentionProjections):
     """Multi-head attention whose keys/values are kept between steps (self) or computed once (cross)."""
-
-    def __init__(self, n_state: int, n_head: int) -> None:
-        super().__init__()
-        self.n_head = n_head
-        self.query = nn.Linear(n_state, n_state)
-        self.key = nn.Linear(n_state, n_state, bias=False)
-        self.value = nn.Linear(n_state, n_state)
-        self.out = nn.Linear(n_state, n_state)
-
-    def heads(self, y: Tensor) -> Tensor:
-        n, t, c = y.shape
-        return y.view(n, t, self.n_head, c // self.n_head).transpose(1, 2)
 
     def keys_values(self, y: Tensor) -> tuple[Tensor, Tensor]:
         return self.heads(self.key(y)), self.heads(self.value(y))
