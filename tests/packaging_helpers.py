@@ -7,8 +7,14 @@ import configparser
 import re
 from pathlib import Path
 
+from app import resources
+
 ROOT = Path(__file__).resolve().parent.parent
 LINUX = ROOT / "packaging" / "linux"
+DESKTOP_FILE = LINUX / f"{resources.DESKTOP_ID}.desktop"
+METAINFO_FILE = LINUX / f"{resources.DESKTOP_ID}.metainfo.xml"
+INSTALLER = ROOT / "scripts" / "install-desktop-entry.sh"
+CONSOLE_SCRIPT = "ola-assistant = app.entry:main"
 
 
 def desktop_entry(path: Path) -> configparser.SectionProxy:

@@ -17,17 +17,17 @@ from pathlib import Path
 import pytest
 
 import ola_core
-from app import resources
 from ola_core.platform_info import BUILD_FILE
-from tests.packaging_helpers import clean_env, desktop_entry, exec_arguments, fake_program, stub_venv
-
-ROOT = Path(__file__).resolve().parent.parent
-LINUX = ROOT / "packaging" / "linux"
-DESKTOP_FILE = LINUX / f"{resources.DESKTOP_ID}.desktop"
-METAINFO_FILE = LINUX / f"{resources.DESKTOP_ID}.metainfo.xml"
-INSTALLER = ROOT / "scripts" / "install-desktop-entry.sh"
-CONSOLE_SCRIPT = "ola-assistant = app.entry:main"
-
+from tests.packaging_helpers import (
+    DESKTOP_FILE,
+    LINUX,
+    ROOT,
+    clean_env,
+    desktop_entry,
+    exec_arguments,
+    fake_program,
+    stub_venv,
+)
 
 # --- the one-step installers ----------------------------------------------------------------------
 SCRIPTS = ROOT / "scripts"

@@ -22,14 +22,18 @@ from PIL import Image
 
 import ola_core
 from app import resources
-from tests.packaging_helpers import clean_env, desktop_entry, exec_arguments, fake_program, stub_venv
-
-ROOT = Path(__file__).resolve().parent.parent
-LINUX = ROOT / "packaging" / "linux"
-DESKTOP_FILE = LINUX / f"{resources.DESKTOP_ID}.desktop"
-METAINFO_FILE = LINUX / f"{resources.DESKTOP_ID}.metainfo.xml"
-INSTALLER = ROOT / "scripts" / "install-desktop-entry.sh"
-CONSOLE_SCRIPT = "ola-assistant = app.entry:main"
+from tests.packaging_helpers import (
+    CONSOLE_SCRIPT,
+    DESKTOP_FILE,
+    INSTALLER,
+    METAINFO_FILE,
+    ROOT,
+    clean_env,
+    desktop_entry,
+    exec_arguments,
+    fake_program,
+    stub_venv,
+)
 
 
 def _render_icons_module() -> ModuleType:

@@ -9,17 +9,9 @@ import importlib.util
 import re
 import sys
 import tomllib
-from pathlib import Path
 
 import ola_core
-from app import resources
-
-ROOT = Path(__file__).resolve().parent.parent
-LINUX = ROOT / "packaging" / "linux"
-DESKTOP_FILE = LINUX / f"{resources.DESKTOP_ID}.desktop"
-METAINFO_FILE = LINUX / f"{resources.DESKTOP_ID}.metainfo.xml"
-INSTALLER = ROOT / "scripts" / "install-desktop-entry.sh"
-CONSOLE_SCRIPT = "ola-assistant = app.entry:main"
+from tests.packaging_helpers import ROOT
 
 
 # --- what the package declares ------------------------------------------------------------------
