@@ -50,9 +50,7 @@ def test_the_loop_answers_commands_while_a_file_is_checked(
     session.assistant.set_hands_free(False)  # handled by the loop at once, not after the check
     changed = session.wait_for(lambda e: isinstance(e, StateChanged) and not e.hands_free, 5, after=start)
     assert changed is not None and time.monotonic() - t0 < SLOW_CHECK_S / 2
-    attached = session.wait_for(
-        lambda e: isinstance(e, AttachmentsChanged) and e.paths, 10, after=start
-    )
+    attached = session.wait_for(lambda e: isinstance(e, AttachmentsChanged) and e.paths, 10, after=start)
     assert isinstance(attached, AttachmentsChanged) and attached.paths == (photo,)
 
 
