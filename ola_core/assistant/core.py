@@ -371,8 +371,9 @@ class Assistant(TurnLifecycle):
             self._source = None
         if self._loader is not None:
             self._loader.join(5.0)
-        if self._components is not None:
-            self._components.close()
+        for part in (self._captions, self._components):  # the captions thread ends with them
+            if part is not None:
+                part.close()
 
     def _do_send_text(self, text: str) -> None:
         text = text.strip()

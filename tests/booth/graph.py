@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import types
 from collections import deque
 
@@ -14,7 +15,9 @@ def paths_to_text(
     ``marker``: strings containing it, bytes containing its UTF-8. Modules are not entered (their
     globals are the program, not the assistant's state); objects in ``skip`` are not entered."""
     needle = marker.encode()
-    seen = {id(o) for o in skip}
+    # Module namespaces are the program, not the assistant's state; a function's globals lead there
+    # (and from there to every thread of the process), so they are not entered either.
+    seen = {id(o) for o in skip} | {id(vars(m)) for m in list(sys.modules.values()) if m is not None}
     queue: deque[tuple[object, str]] = deque([(root, type(root).__name__)])
     seen.add(id(root))
     found: list[str] = []

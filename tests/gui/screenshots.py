@@ -46,7 +46,8 @@ def main(out: Path, suffix: str = "") -> int:
 
     shown = frames(4, (240, 320))
     window.vision.show_source("camera", 0)
-    window.vision.preview.show_image(window.vision.show_turn_frames(shown)[-1])
+    images, _attached = window.vision.show_turn_frames(shown)
+    window.vision.preview.show_image(images[-1])
     answer = (
         "Sure! Here is what I can see on your camera:\n\n"
         "- a **yellow** square moving to the right\n"

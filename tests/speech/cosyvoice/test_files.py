@@ -65,8 +65,10 @@ def test_the_downloader_takes_only_the_files_the_runtime_reads() -> None:
 
 
 def test_the_runtime_imports_neither_the_model_store_nor_the_ola_network() -> None:
-    """speech sits below model_store; of model/ it may use only the tiny tokenizer writer."""
-    allowed = {"ola_core.model.tokenizer_files"}
+    """speech sits below model_store; of model/ it may use only the tiny tokenizer writer and the byte count."""
+    # The tiny tokenizer writer, and the byte count of a module that the memory accounting shares
+    # with the model's profiles (speech/cosyvoice/memory.py).
+    allowed = {"ola_core.model.tokenizer_files", "ola_core.model.levers"}
     for path in PACKAGE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module:
