@@ -73,33 +73,43 @@ class FramesStrip(QScrollArea):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAccessibleName("Frames used in the last turn")
         self.setProperty("role", "strip")
-        inner = QWidget()
-        self._row = QHBoxLayout(inner)
-        self._row.setContentsMargins(0, 0, 0, 0)
-        self._row.setSpacing(6)
-        self._empty = QLabel("No frames used yet.")
-        self._empty.setProperty("role", "muted")
-        self._row.addWidget(self._empty)
-        self._row.addStretch(1)
-        self.setWidget(inner)
         self.images: list[QImage] = []
+        self.setWidget(self._row_of(self.images))
 
     def set_frames(self, images: Sequence[QImage]) -> None:
-        while self._row.count() > 2:
-            item = self._row.takeAt(1)
-            thumbnail_label = item.widget() if item is not None else None
-            if thumbnail_label is not None:
-                thumbnail_label.deleteLater()
+        """Show ``images``; the row is rebuilt whole and the old one deleted once, by Qt.
+
+        Taking thumbnails out item by item (``takeAt``) leaves PySide holding wrappers of deleted
+        layout items, later handed out for new objects at the same address (see
+        ``TranscriptView.clear``).
+        """
         self.images = list(images)
-        self._empty.setVisible(not self.images)
-        for k, image in enumerate(self.images):
+        old = self.takeWidget()
+        self.setWidget(self._row_of(self.images))
+        if old is not None:
+            old.hide()
+            old.setParent(self)
+            old.deleteLater()
+
+    def _row_of(self, images: Sequence[QImage]) -> QWidget:
+        inner = QWidget()
+        row = QHBoxLayout(inner)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        if not images:
+            empty = QLabel("No frames used yet.")
+            empty.setProperty("role", "muted")
+            row.addWidget(empty)
+        for k, image in enumerate(images):
             label = QLabel()
             label.setPixmap(thumbnail(image, self.THUMB))
             label.setFixedSize(self.THUMB)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setAccessibleName(f"Frame {k + 1} of {len(self.images)}")
-            label.setToolTip(f"Frame {k + 1} of {len(self.images)} given to the model")
-            self._row.insertWidget(1 + k, label)
+            label.setAccessibleName(f"Frame {k + 1} of {len(images)}")
+            label.setToolTip(f"Frame {k + 1} of {len(images)} given to the model")
+            row.addWidget(label)
+        row.addStretch(1)
+        return inner
 
 
 class VisionPanel(QFrame):

@@ -182,11 +182,15 @@ class Captions:
             return None
         return cls(files, emit, clock)
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 0.0) -> None:
         """Remove the hook and end the caption thread after the caption it may be writing
-        (the engine is being replaced: its decoder is freed with it)."""
+        (the engine is being replaced: its decoder is freed with it). ``wait_s``: how long to
+        wait for that (at shutdown: a daemon thread still inside torch when the interpreter
+        exits aborts the process)."""
         self._hook.remove()
         self._jobs.put(None)
+        if wait_s > 0:
+            self.thread.join(wait_s)
 
     # ------------------------------------------------------------------ the turn's side
     def watch(self, turn_id: int, trace: TraceRecorder) -> CaptionWatch:

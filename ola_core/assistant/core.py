@@ -11,8 +11,7 @@ Threads (docs/ARCHITECTURE.md lists every thread of the program): the **loop**
 (:mod:`.messages`), capture and speech events and the threads' reports from one queue, and
 nothing on it blocks: loading, each answer (``answer-N``, :mod:`.answer`) and each check of an
 attached file (``attach-check``, :mod:`.attachments`) run on their own threads, and a barge-in
-or Stop only sets the turn's cancel token. Audio in, frames, synthesis and playback have their
-own threads too. Subscribers get events on these threads (see :mod:`ola_core.events`).
+or Stop only sets the turn's cancel token. Subscribers get events on any of these threads.
 """
 
 from __future__ import annotations
@@ -371,9 +370,10 @@ class Assistant(TurnLifecycle):
             self._source = None
         if self._loader is not None:
             self._loader.join(5.0)
-        for part in (self._captions, self._components):  # the captions thread ends with them
-            if part is not None:
-                part.close()
+        if self._captions is not None:
+            self._captions.close(wait_s=CANCEL_WAIT_S)  # its thread must not outlive the interpreter
+        if self._components is not None:
+            self._components.close()
 
     def _do_send_text(self, text: str) -> None:
         text = text.strip()
