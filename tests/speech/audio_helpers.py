@@ -21,6 +21,7 @@ MONITOR_RATE = 48_000
 def record_speaker(path: Path, sink: str = "speaker") -> Iterator[list[np.ndarray]]:
     """Record a sink's monitor while the block runs; the list receives the mono signal."""
     result: list[np.ndarray] = []
+    before = _recording_streams()
     recorder = subprocess.Popen(
         [
             "parecord",
@@ -35,7 +36,12 @@ def record_speaker(path: Path, sink: str = "speaker") -> Iterator[list[np.ndarra
         ],
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(0.4)  # the recorder connects and starts
+    # Wait until the recorder's stream exists in the sound server (a fixed sleep was too short on
+    # a loaded machine: the recording then missed the start of what was played).
+    deadline = time.monotonic() + 10.0
+    while _recording_streams() <= before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # its first buffers are in flight
     try:
         yield result
     finally:
@@ -45,6 +51,12 @@ def record_speaker(path: Path, sink: str = "speaker") -> Iterator[list[np.ndarra
     pcm, rate = soundfile.read(str(path), dtype="float32")
     assert rate == MONITOR_RATE
     result.append(pcm if pcm.ndim == 1 else pcm.mean(axis=1))
+
+
+def _recording_streams() -> int:
+    """How many recording streams (source outputs) the sound server has now."""
+    listed = subprocess.run(["pactl", "list", "short", "source-outputs"], capture_output=True, text=True)
+    return len(listed.stdout.splitlines())
 
 
 def active_spans(pcm: np.ndarray, threshold: float = 0.02, max_gap_s: float = 0.002) -> list[tuple[int, int]]:

