@@ -26,7 +26,8 @@ def talky(
 ) -> Iterator[HeadlessSession]:
     """Answers long enough (tens of seconds of speech) to be interrupted, played on the virtual speaker."""
     settings = fast_settings(tiny_checkpoint)
-    settings = settings.replace(generation=dataclasses.replace(settings.generation, max_new_tokens=40))
+    # 120 tokens ≈ 6 s of speech at rate 1.5 (40 gave ~2.5 s: it could end before a barge-in registered)
+    settings = settings.replace(generation=dataclasses.replace(settings.generation, max_new_tokens=120))
     session = make_session(loaded, tiny_checkpoint, settings, play=True)
     session.start(timeout=120)
     yield session
