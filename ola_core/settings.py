@@ -59,6 +59,12 @@ class AudioSettings:
     hands_free: bool = True  # False = push-to-talk
     vad_sensitivity: int = field(default=2, metadata=_range(0, 3))  # webrtcvad aggressiveness
     end_of_turn_silence_ms: int = field(default=700, metadata=_range(200, 3000))
+    # Scale the end-of-turn silence by how the utterance ends (falling pitch: shorter; rising
+    # pitch or a held "um": longer); off = always wait exactly end_of_turn_silence_ms.
+    adaptive_endpointing: bool = True
+    # Start encoding and prefilling after this much silence, before the end of the turn is
+    # certain (0 = off); dropped when the user speaks again.
+    speculation_ms: int = field(default=200, metadata=_range(0, 1000))
     echo_mode: EchoMode = "speakers"  # speakers: echo cancellation / gating; headphones: full barge-in
     barge_in: bool = True
     barge_in_ms: int = field(default=300, metadata=_range(100, 2000))  # sustained speech needed

@@ -49,6 +49,8 @@ LABELS = {
     "hands_free": "Hands-free listening (off: push-to-talk)",
     "vad_sensitivity": "Voice detection strictness (0–3)",
     "end_of_turn_silence_ms": "End-of-turn silence (ms)",
+    "adaptive_endpointing": "Adapt the end-of-turn wait to how I stop speaking",
+    "speculation_ms": "Start answering after a pause of (ms, 0 = off)",
     "echo_mode": "I use",
     "barge_in": "Let me interrupt by speaking",
     "barge_in_ms": "Speech needed to interrupt (ms)",

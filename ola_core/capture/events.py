@@ -76,11 +76,35 @@ class SpeechEnded:
     t_endpoint: float
     pcm: np.ndarray = field(repr=False)  # (n,) int16, 16 kHz mono
     reason: EndReason = "silence"
+    wait_ms: float = 0.0  # the silence this turn's end waited for (adaptive endpointing: per utterance)
 
     @property
     def duration_s(self) -> float:
         """Length of ``pcm`` in seconds."""
         return len(self.pcm) / 16_000
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    """The speaker has been silent for the pause time, shorter than the end-of-turn wait: a guess
+    that the turn ends here, early enough to start working on it (speculative turn start).
+
+    ``pcm`` is exactly the ``pcm`` the turn's :class:`SpeechEnded` will carry if no voice comes
+    before the endpoint (the utterance is cut ``tail_ms`` after the last voiced frame, and the
+    pause is never shorter than that tail). At most one per silence; VAD mode only.
+    """
+
+    t_first_voiced: float
+    t_last_voiced: float
+    t: float  # when the pause was decided
+    pcm: np.ndarray = field(repr=False)  # (n,) int16, 16 kHz mono
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Voice again after a :class:`SpeechPaused`, before the endpoint: the guess was wrong."""
+
+    t: float
 
 
 @dataclass(frozen=True)
@@ -92,7 +116,15 @@ class SustainedSpeech:
 
 
 CaptureEvent = (
-    DeviceLost | DeviceRestored | Overflow | LevelUpdate | SpeechStarted | SpeechEnded | SustainedSpeech
+    DeviceLost
+    | DeviceRestored
+    | Overflow
+    | LevelUpdate
+    | SpeechStarted
+    | SpeechPaused
+    | SpeechResumed
+    | SpeechEnded
+    | SustainedSpeech
 )
 EventCallback = Callable[[CaptureEvent], None]
 

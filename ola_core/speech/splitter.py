@@ -124,6 +124,12 @@ class SentenceSplitter:
         self.reset()
         return chunks
 
+    def pending(self) -> str:
+        """The text received since the last released chunk, cleaned as a chunk is: the beginning of
+        the next chunk (whose text starts with it, up to white space), so a voice that streams
+        text can start speaking a sentence before the sentence is complete."""
+        return _clean(self._text)
+
     def reset(self) -> None:
         """Forget everything (barge-in: the rest of the answer will never come)."""
         if self._markdown:
