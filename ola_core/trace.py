@@ -21,14 +21,23 @@ from typing import Any, Literal
 
 TurnKind = Literal["voice", "text"]
 TurnOutcome = Literal["completed", "barge_in", "stopped", "error"]
+# How a spoken turn used speculative start: "used" (the answer came from work started at a
+# pause), "none" (no speculation was ready: the turn started at the endpoint), "off" (disabled),
+# "" (a typed turn).
+Speculation = Literal["used", "none", "off", ""]
+_SPECULATIVE_WORK = ("t_encoders_done", "t_prefill_done")
 
-# The marks in the order a complete spoken turn passes them. ``ordered()`` checks this order.
+# The marks in the order a complete spoken turn passes them. ``ordered()`` checks this order; in a
+# speculated turn the encoders and the prefill run between the speculation start and the first
+# token, before or after the endpoint (whichever comes first).
 MARKS: tuple[str, ...] = (
     "t_speech_start",  # first voiced frame (VAD) or push-to-talk down
     "t_last_voiced",  # last voiced frame: mouth-to-ear latency is measured from here
-    "t_endpoint",  # the endpointer decided the turn is over (last voiced + silence setting)
+    "t_speculation_start",  # a pause: the answer was started before the endpoint (speculative start)
+    "t_endpoint",  # the endpointer decided the turn is over (last voiced + the end-of-turn wait)
     "t_turn_start",  # the assistant thread took the turn (typed turns start here)
     "t_encoders_done",  # vision/speech encoders and the prompt embedding are done
+    "t_prefill_done",  # the prompt has been through the model: the first token is one step away
     "t_first_token",  # first generated token
     "t_first_sentence",  # the splitter released the first complete sentence
     "t_first_audio",  # the synthesizer produced the first audio chunk
@@ -47,9 +56,11 @@ class TurnTrace:
     outcome: TurnOutcome = "completed"
     t_speech_start: float | None = None
     t_last_voiced: float | None = None
+    t_speculation_start: float | None = None
     t_endpoint: float | None = None
     t_turn_start: float | None = None
     t_encoders_done: float | None = None
+    t_prefill_done: float | None = None
     t_first_token: float | None = None
     t_first_sentence: float | None = None
     t_first_audio: float | None = None
@@ -66,17 +77,27 @@ class TurnTrace:
     speech_s: float = 0.0  # seconds of user audio given to the model
     peak_memory_bytes: int | None = None  # accelerator peak if any, else process peak RSS
     sentences: int = 0
+    speculation: Speculation = ""
+    speculations_dropped: int = 0  # speculations of this utterance dropped because the user spoke again
+    endpoint_wait_ms: float | None = None  # the silence the endpoint waited for (adaptive endpointing)
     caption: str = ""  # what the user said (Whisper's caption), when it was ready by the turn's end
     caption_language: str = ""
 
     def ordered(self) -> bool:
-        """True when the marks that are present follow the order of :data:`MARKS`."""
-        present = [v for v in (getattr(self, name) for name in MARKS) if v is not None]
-        return all(a <= b for a, b in itertools.pairwise(present))
+        """True when the marks that are present follow the order of :data:`MARKS` (in a speculated
+        turn, the encoders and prefill only between the speculation start and the first token)."""
+        speculated = self.speculation == "used"
+        chain = [n for n in MARKS if not (speculated and n in _SPECULATIVE_WORK)]
+        ok = _in_order(self, chain)
+        if speculated:
+            ok = ok and _in_order(self, ["t_speculation_start", *_SPECULATIVE_WORK, "t_first_token"])
+        return ok
 
     def missing(self) -> list[str]:
-        """Names of the marks that are ``None`` (a complete spoken turn has none missing)."""
-        return [name for name in MARKS if getattr(self, name) is None]
+        """Names of the marks that are ``None`` (a complete spoken turn has none missing; the
+        speculation start only counts in a speculated turn)."""
+        optional = () if self.speculation == "used" else ("t_speculation_start",)
+        return [name for name in MARKS if getattr(self, name) is None and name not in optional]
 
     @property
     def mouth_to_ear_s(self) -> float | None:
@@ -89,8 +110,10 @@ class TurnTrace:
         return _span(self.t_cancel_requested, self.t_cancel_done)
 
     def stages(self) -> dict[str, float]:
-        """Durations between consecutive present marks, named ``"a→b"`` (seconds), for HUD and bench."""
+        """Durations between consecutive present marks in time order, named ``"a→b"`` (seconds),
+        for HUD and bench."""
         present = [(name, getattr(self, name)) for name in MARKS if getattr(self, name) is not None]
+        present.sort(key=lambda mark: mark[1])  # stable: equal times keep the MARKS order
         return {f"{a[2:]}→{b[2:]}": tb - ta for (a, ta), (b, tb) in itertools.pairwise(present)}
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +122,11 @@ class TurnTrace:
         data["mouth_to_ear_s"] = self.mouth_to_ear_s
         data["cancel_latency_s"] = self.cancel_latency_s
         return data
+
+
+def _in_order(trace: TurnTrace, names: list[str]) -> bool:
+    present = [v for v in (getattr(trace, name) for name in names) if v is not None]
+    return all(a <= b for a, b in itertools.pairwise(present))
 
 
 def _span(start: float | None, end: float | None) -> float | None:

@@ -36,6 +36,7 @@ from ola_core.engine.answering import (
 )
 from ola_core.engine.conversation import Conversation, Exchange
 from ola_core.engine.decoding import prefill
+from ola_core.engine.deltas import DONE, relay
 from ola_core.engine.load_job import LoadJob, ProgressCallback
 from ola_core.engine.memory import PeakMemory, free_memory, is_out_of_memory
 from ola_core.engine.turn_inputs import MediaBudget, user_message
@@ -59,9 +60,6 @@ class HistoryEntry:
     answer: str
     interrupted: bool
     media_dropped: bool
-
-
-_DONE = object()
 
 
 class OlaEngine:
@@ -264,18 +262,23 @@ class OlaEngine:
         on_delta: Callable[[TextDelta], None],
         settings: GenerationSettings | None = None,
         cancel: CancelToken | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> TurnStats:
         """Answer ``turn`` on the calling thread, handing each delta to ``on_delta``; the turn's stats.
 
         ``cancel`` (a new token if None) stops the turn before its next prefill chunk or decode
         step; a cancelled turn returns normally (``stop_reason == "cancelled"``) and its partial
-        answer stays in the conversation, marked interrupted. Errors (:class:`MediaError`,
+        answer stays in the conversation, marked interrupted. ``ready`` makes the turn
+        speculative: it is called between the prefill and the first decoding step and may block
+        until the caller knows whether the turn is real; when it returns False the turn is dropped
+        as if it never ran (conversation and cache as they were, ``stop_reason == "dropped"``).
+        Errors (:class:`MediaError`,
         :class:`InsufficientMemoryError`, :class:`GenerationError`) are raised; the conversation
         is then as the turn found it, unless text was already shown. Raises
         :class:`GenerationError` at once when another turn is running.
         """
         token = self._begin_turn(turn, cancel)
-        return self._run_turn(turn, settings or self.settings, token, on_delta)
+        return self._run_turn(turn, settings or self.settings, token, on_delta, ready)
 
     def stream(
         self, turn: Turn, settings: GenerationSettings | None = None, cancel: CancelToken | None = None
@@ -287,7 +290,7 @@ class OlaEngine:
         deltas: queue.Queue[object] = queue.Queue()
 
         def work() -> None:
-            outcome: object = _DONE
+            outcome: object = DONE
             try:
                 self._run_turn(turn, settings or self.settings, token, deltas.put)
             except BaseException as error:  # handed to the consumer of the stream
@@ -296,7 +299,7 @@ class OlaEngine:
 
         worker = threading.Thread(target=work, name="ola-turn", daemon=True)
         worker.start()
-        return _relay(deltas, token, worker)
+        return relay(deltas, token, worker)
 
     def warm_up(self) -> float:
         """Run a throw-away turn with a frame and a second of silence; returns the seconds it took.
@@ -339,13 +342,14 @@ class OlaEngine:
         settings: GenerationSettings,
         cancel: CancelToken,
         on_delta: Callable[[TextDelta], None],
+        ready: Callable[[], bool] | None = None,
     ) -> TurnStats:
         stats = TurnStats(t_start=time.monotonic())
         loaded = self._require_loaded()
         peak = PeakMemory(loaded.device)
         try:
             with torch.inference_mode():
-                self._answer_with_retry(turn, settings, cancel, on_delta, stats, peak)
+                self._answer_with_retry(turn, settings, cancel, on_delta, stats, peak, ready)
         except BaseException:
             if stats.stop_reason is None:
                 stats.stop_reason = "error"
@@ -379,6 +383,7 @@ class OlaEngine:
         on_delta: Callable[[TextDelta], None],
         stats: TurnStats,
         peak: PeakMemory,
+        ready: Callable[[], bool] | None,
     ) -> None:
         """Prefill and decode; an out-of-memory before any text was shown retries once with less media."""
         loaded = self._require_loaded()
@@ -391,6 +396,12 @@ class OlaEngine:
                     restore(self._conversation, saved)
                     stats.stop_reason = "cancelled"
                     return
+                if ready is not None:  # a speculative turn: decode only once it is confirmed
+                    if not ready():
+                        restore(self._conversation, saved)
+                        stats.stop_reason = "dropped"
+                        return
+                    ready = None  # confirmed: an out-of-memory retry does not ask again
                 decode_answer(loaded, self._conversation, prefilled, settings, cancel, stats, peak, on_delta)
                 return
             except BaseException as error:
@@ -476,23 +487,3 @@ _OOM_MESSAGE = (
     "Not enough memory for this turn, even with fewer frames and a lower resolution. "
     "Try a shorter clip or fewer images, start a new conversation, or use a smaller quantization (nf4)."
 )
-
-
-def _relay(deltas: queue.Queue[object], cancel: CancelToken, worker: threading.Thread) -> Iterator[TextDelta]:
-    """The caller's side of a turn; leaving the loop early (break, close) cancels the turn."""
-    finished = False
-    try:
-        while True:
-            item = deltas.get()
-            if item is _DONE:
-                finished = True
-                return
-            if isinstance(item, BaseException):
-                finished = True
-                raise item
-            assert isinstance(item, TextDelta)
-            yield item
-    finally:
-        if not finished:
-            cancel.cancel("stopped")
-            worker.join()

@@ -16,7 +16,7 @@ from ola_core.media_types import TimedFrame
 from ola_core.processing.generation import DecodingSettings
 
 FramesKind = Literal["camera", "screen"]
-StopReason = Literal["eos", "max_new_tokens", "cancelled", "error"]
+StopReason = Literal["eos", "max_new_tokens", "cancelled", "dropped", "error"]  # dropped: a speculation
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,48 @@ def test_order_stages_and_latencies() -> None:
         rec.mark(name, 10.0 + i * 0.1)
     trace = rec.freeze()
     assert trace.ordered() and trace.missing() == []
-    assert trace.mouth_to_ear_s == pytest.approx(0.7)  # last_voiced (1) → first_played (8)
+    steps = MARKS.index("t_first_played") - MARKS.index("t_last_voiced")
+    assert trace.mouth_to_ear_s == pytest.approx(0.1 * steps)
     stages = trace.stages()
     assert next(iter(stages)) == "speech_start→last_voiced" and len(stages) == len(MARKS) - 1
     broken = TraceRecorder(8, "voice")
     broken.mark("t_endpoint", 5.0)
     broken.mark("t_first_token", 4.0)
     assert not broken.freeze().ordered()
+
+
+def test_a_speculated_turn_may_prefill_before_its_endpoint() -> None:
+    times = {
+        "t_speech_start": 1.0,
+        "t_last_voiced": 2.0,
+        "t_speculation_start": 2.2,
+        "t_encoders_done": 2.3,
+        "t_prefill_done": 2.4,
+        "t_endpoint": 2.6,
+        "t_turn_start": 2.61,
+        "t_first_token": 2.62,
+    }
+    rec = TraceRecorder(9, "voice")
+    for name, t in times.items():
+        rec.mark(name, t)
+    assert not rec.freeze().ordered()  # not speculated: encoders before the endpoint is wrong
+    rec.set(speculation="used")
+    trace = rec.freeze()
+    assert trace.ordered()
+    assert TraceRecorder(11, "voice").freeze().missing()[0] == "t_speech_start"
+    rec_used = TraceRecorder(12, "voice")
+    rec_used.set(speculation="used")
+    assert "t_speculation_start" in rec_used.freeze().missing()
+    assert list(trace.stages())[2:5] == [
+        "speculation_start→encoders_done",
+        "encoders_done→prefill_done",
+        "prefill_done→endpoint",
+    ]
+    rec.mark("t_prefill_done", 2.7, overwrite=True)
+    rec.mark("t_first_token", 2.65, overwrite=True)
+    assert not rec.freeze().ordered()  # the first token never comes before the prefill
+    unspeculated = TraceRecorder(10, "voice").freeze()
+    assert "t_speculation_start" not in unspeculated.missing()
 
 
 def test_recorder_is_thread_safe() -> None:
