@@ -6,10 +6,14 @@ once it is long enough, because the first audio is what the user waits for. Rule
 spirit of LiveKit's and RealtimeTTS's rule-based splitters (docs/speech-output-notes.md §3), with no data
 downloads:
 
-* a sentence ends at ``。！？；`` (no space needed) or at ``.!?`` followed by white space and a
+* a sentence ends at ``。！？`` (no space needed) or at ``.!?`` followed by white space and a
   word that does not start in lower case; closing quotes and brackets stay with the sentence;
-* never at a decimal point (3.14), after a title or an initial (Dr., J.), inside a dotted
-  abbreviation (U.S., e.g., p.m.), at an ellipsis (... or …), inside a URL or inline code;
+  ``；`` is a clause break, as ``;`` is in English;
+* never at a decimal point (3.14), after a title (Dr., vs.), after the number of a list item
+  ("1." at an item start), at an ellipsis (..., . . . or …; four dots are a full stop plus an
+  ellipsis), inside a book title (《摔跤吧！爸爸》), a URL or inline code;
+* after an initial (J.), a dotted abbreviation (U.S., p.m.) or a short form (N°., Fig.) only when
+  a frequent sentence starter follows ("in the U.S. How about you?", but "U.S. Government");
 * a line end (heading, list item, paragraph) is a hard boundary;
 * a piece shorter than ``min_units`` is merged with the next one;
 * a run-on is cut after ``max_units`` at its last clause break, else its last space.
@@ -29,55 +33,36 @@ from ola_core.speech.markdown import ATOM_END, ATOM_START, MarkdownStripper, is_
 
 __all__ = ["SentenceSplitter"]
 
-_CJK_ENDS = "。！？；"
+_CJK_ENDS = "。！？"
 _LATIN_ENDS = ".!?"
 _CLOSERS = "\"'”’)]}」』）】》"
-_CJK_CLAUSE = "，、："
+_CJK_CLAUSE = "，、：；"  # a semicolon joins two clauses of one sentence, as in English
 _LATIN_CLAUSE = ",:;"
-# A full stop after one of these is not a sentence end: they precede a name or a number.
+# Word lists are written as text (SIM905 off): one per line would fill a screen.
+# A full stop after one of these is never a sentence end: they precede a name or a number.
 _TITLES = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "mx",
-        "dr",
-        "prof",
-        "sr",
-        "jr",
-        "st",
-        "mt",
-        "rev",
-        "hon",
-        "gen",
-        "col",
-        "capt",
-        "lt",
-        "sgt",
-        "cpl",
-        "fr",
-        "pres",
-        "gov",
-        "sen",
-        "rep",
-        "fig",
-        "figs",
-        "no",
-        "nos",
-        "vs",
-        "cf",
-        "approx",
-        "ca",
-        "dept",
-        "vol",
-        "ch",
-        "sec",
-        "art",
-        "ed",
-        "eds",
-        "op",
-    ]
+    "mr mrs ms mx dr prof st mt rev hon gen col capt lt sgt cpl fr pres gov sen rep vs cf e.g i.e viz".split()  # noqa: SIM905
 )
+# A full stop after one of these, an initial (J.) or a dotted abbreviation (U.S.) ends a sentence
+# only when a word that often starts a sentence follows: "in the U.S. How about you?".
+_ABBREVIATIONS = frozenset(
+    "jr sr no nos n° nº fig figs approx ca dept vol ch sec art ed eds op pp".split()  # noqa: SIM905
+)
+# Frequent sentence starters that are seldom part of a name or a title (none of one letter: "J. A.
+# Smith" is a name); lower case.
+_STARTERS = frozenset(
+    """it it's its i'm i've i'll i'd he he's she she's we we're we've they they're you you're your
+    my our their his her this that that's these those there there's here here's what what's who
+    who's why when where which how however an the is are was were do does did don't can can't could
+    would should will won't must might have has had but and so yet also then now still thus
+    therefore meanwhile moreover furthermore besides instead otherwise anyway if as in on at for
+    after before since while although though because once unless until let let's please yes no
+    thanks thank sure okay ok well oh hi hello some many most all each every both another""".split()  # noqa: SIM905
+)
+_LIST_ITEM_OPENERS = "\n.!?:;。！？；：•‣⁃-*"  # a "1." after one of these (or first) numbers an item
+_CJK_TITLE_OPEN = "《〈"  # a sentence end inside a book-title mark is part of the title
+_CJK_TITLE_CLOSE = "》〉"
+_NEXT_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:。！？；，、：])")
 
@@ -155,7 +140,12 @@ class SentenceSplitter:
         in_atom = False
         last_clause = last_space = 0
         run_end = 0  # the rest of a punctuation run already judged as a whole ("...", "?!")
+        in_title = 0  # depth of open book-title marks
         for j, c in enumerate(t):
+            if c in _CJK_TITLE_OPEN:
+                in_title += 1
+            elif c in _CJK_TITLE_CLOSE:
+                in_title = max(0, in_title - 1)
             if c == ATOM_START:
                 in_atom = True
                 continue
@@ -166,14 +156,13 @@ class SentenceSplitter:
                 continue
             long_enough = units >= self.min_units
             if c == "\n":
+                in_title = 0
                 if long_enough:
                     return j + 1
-            elif j < run_end:
+            elif j < run_end or in_title:
                 pass
             elif c in _CJK_ENDS or c in _LATIN_ENDS:
-                k = j + 1
-                while k < n and (t[k] in _CJK_ENDS or t[k] in _LATIN_ENDS or t[k] in _CLOSERS):
-                    k += 1
+                k = _run_end(t, j)
                 run_end = k
                 if long_enough:
                     decision = self._sentence_end(t, j, k, final)
@@ -207,8 +196,8 @@ class SentenceSplitter:
     def _sentence_end(t: str, j: int, k: int, final: bool) -> bool | None:
         """Is the punctuation run t[j:k] a sentence end? None: cannot tell before more text comes."""
         run = t[j:k]
-        if "..." in run or "…" in run:
-            return False
+        if "…" in run or ("..." in run.replace(" ", "") and run.count(".") < 4):
+            return False  # an ellipsis; four dots are a full stop and an ellipsis ("that.... She")
         if t[j] in _CJK_ENDS:
             return k < len(t) or final or None
         if k == len(t):
@@ -224,18 +213,55 @@ class SentenceSplitter:
             return True if final else None
         if t[m].islower():
             return False  # "e.g. some", "approx. five": a sentence does not start in lower case
-        return not (run.startswith(".") and _is_abbreviation(t, j))
+        if run != "." and not run.startswith(".)"):
+            return True
+        word = _word_before(t, j)
+        if word.lower() in _TITLES or _numbers_list_item(t, j, word):
+            return False
+        if not _is_abbreviation(word):
+            return True
+        starter = _NEXT_WORD.match(t, m)
+        if starter and starter.end() == len(t) and not final:
+            return None  # "U.S. Ho": "How" or "Houston"?
+        return starter is not None and starter.group().lower().replace("’", "'") in _STARTERS
 
 
-def _is_abbreviation(t: str, j: int) -> bool:
-    """Whether the word ending at the full stop t[j] is a title, an initial or a dotted abbreviation."""
+def _run_end(t: str, j: int) -> int:
+    """End of the punctuation run starting at t[j]: sentence ends, closers and spaced dots (". . .")."""
+    k = j + 1
+    while k < len(t):
+        if t[k] in _CJK_ENDS or t[k] in _LATIN_ENDS or t[k] in _CLOSERS:
+            k += 1
+        elif t[k] == " " and t[k - 1] == "." and t[k + 1 : k + 2] == ".":
+            k += 2
+        else:
+            break
+    return k
+
+
+def _word_before(t: str, j: int) -> str:
+    """The word that the punctuation at t[j] ends, opening quotes and brackets removed."""
     start = j
     while start > 0 and not t[start - 1].isspace():
         start -= 1
-    word = t[start:j].lstrip("\"'“‘([")
+    return t[start:j].lstrip("\"'“‘([")
+
+
+def _numbers_list_item(t: str, j: int, word: str) -> bool:
+    """Whether the full stop t[j] follows the number of a list item: "1." at an item start."""
+    if not (word.isdigit() and len(word) <= 2 and t[j - len(word) : j] == word):
+        return False
+    i = j - len(word)
+    while i > 0 and t[i - 1] in " \t":
+        i -= 1
+    return i == 0 or t[i - 1] in _LIST_ITEM_OPENERS
+
+
+def _is_abbreviation(word: str) -> bool:
+    """Whether ``word`` (before a full stop) is a short form: an initial, U.S., p.m., Fig, N°."""
     if not word or word.endswith(ATOM_END):
         return False
-    if word.lower() in _TITLES or (len(word) == 1 and word.isalpha()):
+    if word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return True
     parts = word.split(".")
     return len(parts) > 1 and all(p.isalpha() for p in parts) and len(parts[-1]) <= 2

@@ -29,9 +29,43 @@ CASES = [
         "at 5 p.m. Let me know if you need anything else.",
         [
             "Hello! I'm your local assistant.",
-            "The value of pi is about 3.14, and Dr. Smith arrives at 5 p.m. Let me know if you need anything else.",
+            "The value of pi is about 3.14, and Dr. Smith arrives at 5 p.m.",  # "Let" starts a sentence
+            "Let me know if you need anything else.",
         ],
         id="short-merged-decimal-title-pm",
+    ),
+    pytest.param(
+        "I live in the U.S. How about you? I work for the U.S. Government in Virginia. See you at 5 p.m. "
+        "tomorrow, Albert I. Jones. We make a good team, you and I. Did you see it?",
+        [
+            "I live in the U.S.",
+            "How about you?",
+            "I work for the U.S. Government in Virginia.",
+            "See you at 5 p.m. tomorrow, Albert I. Jones.",
+            "We make a good team, you and I.",
+            "Did you see it?",
+        ],
+        id="abbreviation-then-sentence-starter",
+    ),
+    pytest.param(
+        "1. Preheat the oven. 2. Mix the flour with the eggs. Steps: 3. Bake it.",
+        ["1. Preheat the oven.", "2. Mix the flour with the eggs.", "Steps: 3. Bake it."],
+        id="numbered-items-in-a-line",
+    ),
+    pytest.param(
+        "I was thinking . . . Maybe we should go home. I never meant that.... She left the store.",
+        ["I was thinking... Maybe we should go home.", "I never meant that....", "She left the store."],
+        id="spaced-ellipsis-and-four-dots",
+    ),
+    pytest.param(
+        "You can find it at N°. 5 Baker Street. Fig. 3 shows the rest of it.",
+        ["You can find it at N°. 5 Baker Street.", "Fig. 3 shows the rest of it."],
+        id="numero-and-figure",
+    ),
+    pytest.param(
+        "我们明天一起去看《摔跤吧！爸爸》好吗？好的，我先买票；你来订餐厅。",
+        ["我们明天一起去看《摔跤吧！爸爸》好吗？", "好的，我先买票；你来订餐厅。"],
+        id="chinese-book-title-and-semicolon",
     ),
     pytest.param(
         "The U.S. team won, e.g. in 2023... It was close. Visit https://example.com/a.b?x=1. Then call me.",
@@ -106,6 +140,57 @@ def test_tricky_texts_one_character_at_a_time(text: str, expected: list[str]) ->
     assert split_streamed(list(text)) == expected
 
 
+# The four cuts named in issue 16, with merging and the first-clause rule off so each boundary shows.
+READER_CUTS = [
+    pytest.param(
+        "1. Preheat the oven. 2. Mix the flour. Steps: 3. Bake it.",
+        ["1. Preheat the oven.", "2. Mix the flour.", "Steps: 3. Bake it."],
+        id="list-number-is-no-end",
+    ),
+    pytest.param("Wait . . . Maybe not. Fine.", ["Wait... Maybe not.", "Fine."], id="spaced-ellipsis"),
+    pytest.param("It is at N°. 5 in town. Go.", ["It is at N°. 5 in town.", "Go."], id="numero"),
+    pytest.param(
+        "I live in the U.S. How about you?", ["I live in the U.S.", "How about you?"], id="acronym-then-how"
+    ),
+    pytest.param(
+        "It was 1985. Then came 2. Bye.", ["It was 1985.", "Then came 2.", "Bye."], id="numbers-end"
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), READER_CUTS)
+def test_cuts_where_a_reader_would_cut(text: str, expected: list[str]) -> None:
+    assert split_whole(text, min_units=1, first_clause_units=None) == expected  # type: ignore[arg-type]
+    assert split_streamed(list(text), min_units=1, first_clause_units=None) == expected  # type: ignore[arg-type]
+
+
+def _chunks_start_with_pending(deltas: list[str]) -> int:
+    """Feed ``deltas``; check that the first chunk each delta releases starts with the pending text
+    seen just before it (or, for a run-on cut short, is its beginning); return how many chunks
+    started with a non-empty pending text."""
+    splitter = SentenceSplitter()
+    checked = 0
+    for delta in [*deltas, None]:
+        before = " ".join(splitter.pending().split())
+        chunks = splitter.feed(delta) if delta is not None else splitter.flush()
+        if not chunks:
+            continue
+        chunk = " ".join(chunks[0].split())
+        if len(before) <= len(chunk):
+            assert chunk.startswith(before), (before, chunk)
+            checked += bool(before)
+        else:
+            assert before.startswith(chunk), (before, chunk)
+    return checked
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES + READER_CUTS)
+def test_a_chunk_starts_with_the_pending_text(text: str, expected: list[str]) -> None:
+    for size in (1, 3, 7):
+        deltas = [text[i : i + size] for i in range(0, len(text), size)]
+        assert _chunks_start_with_pending(deltas) >= min(1, len(expected))
+
+
 def test_chunks_come_out_before_the_text_ends() -> None:
     """The first sentence is available as soon as the next word begins, not at flush."""
     splitter = SentenceSplitter()
@@ -170,6 +255,12 @@ def test_delta_boundaries_do_not_change_chunks(text: str, cuts: list[int]) -> No
     points = sorted({min(c, len(text)) for c in cuts})
     deltas = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
     assert split_streamed(deltas) == split_whole(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(_PLAIN, _ANY), st.integers(min_value=1, max_value=9))
+def test_chunks_start_with_the_pending_text(text: str, size: int) -> None:
+    _chunks_start_with_pending([text[i : i + size] for i in range(0, len(text), size)])
 
 
 @settings(max_examples=100, deadline=None)
