@@ -109,6 +109,23 @@ class TurnTrace:
         """Barge-in/Stop requested → generation, synthesis and playback all stopped."""
         return _span(self.t_cancel_requested, self.t_cancel_done)
 
+    def speculation_summary(self) -> str:
+        """The speculative start in words, for the HUD and ``replay``: "used, 1 dropped,
+        prefill done 310 ms before the endpoint"; "" for a typed turn."""
+        if not self.speculation:
+            return ""
+        parts: list[str] = [self.speculation]
+        if self.speculations_dropped:
+            parts.append(f"{self.speculations_dropped} dropped")
+        if self.speculation == "used" and self.t_prefill_done is not None and self.t_endpoint is not None:
+            lead_ms = (self.t_endpoint - self.t_prefill_done) * 1000
+            parts.append(
+                f"prefill done {lead_ms:.0f} ms before the endpoint"
+                if lead_ms >= 0
+                else f"prefill done {-lead_ms:.0f} ms after the endpoint"
+            )
+        return ", ".join(parts)
+
     def stages(self) -> dict[str, float]:
         """Durations between consecutive present marks in time order, named ``"a→b"`` (seconds),
         for HUD and bench."""

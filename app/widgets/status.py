@@ -122,6 +122,10 @@ def hud_details(trace: TurnTrace) -> str:
         ("frames used", trace.frames_used),
         ("speech", f"{trace.speech_s:.1f} s"),
     ]
+    if trace.speculation:
+        extra.append(("speculative start", trace.speculation_summary()))
+    if trace.endpoint_wait_ms is not None:
+        extra.append(("end-of-turn wait", f"{trace.endpoint_wait_ms:.0f} ms"))
     facts = "".join(f"<tr><td>{k}</td><td align='right'>{v}</td></tr>" for k, v in extra)
     return (  # two tables side by side keep the panel short
         f"<b>Turn {trace.turn_id} ({trace.kind})</b><table><tr>"

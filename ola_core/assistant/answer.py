@@ -47,6 +47,7 @@ from ola_core.speech.pipeline import (
     SpeechError,
     SpeechEvent,
     SpeechFinished,
+    SpeechPipeline,
 )
 from ola_core.trace import TraceRecorder, TurnOutcome
 
@@ -86,6 +87,7 @@ class Engine(Protocol):
         on_delta: Callable[[TextDelta], None],
         settings: GenerationSettings | None = None,
         cancel: CancelToken | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> Any: ...
     def mark_interrupted(self) -> None: ...
     def reset(self, past: tuple[tuple[str, str], ...] = ()) -> None: ...
@@ -232,6 +234,7 @@ class AnswerRun:
         clock: Callable[[], float] = time.monotonic,
         captions: Captions | None = None,
         text_filter: AnswerFilter | None = None,
+        speculative: bool = False,
     ) -> None:
         self.trace = trace
         self.turn_id = trace.turn_id
@@ -254,6 +257,10 @@ class AnswerRun:
         self.voice_error: OlaError | None = None
         self._end_lock = threading.Lock()  # orders a cancel with the end of generation
         self._generation_over = False
+        # A speculative run (started at a pause) prefills, then waits for confirm() or drop().
+        self.speculative = speculative
+        self.dropped = False
+        self._confirmed = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"answer-{self.turn_id}", daemon=True)
 
     @property
@@ -283,6 +290,17 @@ class AnswerRun:
             if self._generation_over:  # only the voice was running: it stopped with the token
                 self._interrupted()
 
+    def confirm(self) -> None:
+        """The speculated turn is real (its endpoint came with no more speech): decode and speak it."""
+        self._confirmed.set()
+
+    def drop(self) -> None:
+        """The speculation was wrong (the user spoke again): the run ends without a trace in the
+        conversation, and without any event; returns at once."""
+        if not self._confirmed.is_set():
+            self.dropped = True
+            self.token.cancel("dropped")
+
     def finished(self) -> bool:
         """Generation has ended and, unless cancelled, the voice has finished."""
         generation = self.generation
@@ -310,7 +328,7 @@ class AnswerRun:
             self._finalise_stats()
         with self._end_lock:
             self._generation_over = True
-            if self.cancelled:
+            if self.cancelled and not self.dropped:
                 self._interrupted()
         self._post(GenerationEnded(self, result))
 
@@ -325,7 +343,14 @@ class AnswerRun:
             log.warning("answer %d still running %.1f s after cancel", before.turn_id, CANCEL_WAIT_S)
         if self.cancelled:
             return AnswerOutcome("error", "")  # replaced by the cancel reason
-        pipeline = self._speech.begin(self.turn_id, self.token) if self._speech is not None else None
+        voice: list[SpeechPipeline] = []  # the turn's pipeline, begun once the turn is real
+
+        def begin_voice() -> None:
+            if self._speech is not None:
+                voice.append(self._speech.begin(self.turn_id, self.token))
+
+        if not self.speculative:
+            begin_voice()
         captions = self._captions
         watch = captions.watch(self.turn_id, self.trace) if captions is not None else None
 
@@ -343,18 +368,30 @@ class AnswerRun:
             with self._text_lock:
                 self._text.append(text)
             self._emit(AssistantTextDelta(self.turn_id, text, self._clock()))
-            if pipeline is not None:
+            for pipeline in voice:
                 pipeline.feed(text)
 
+        def ready() -> bool:  # on this thread, between the prefill and the first decoding step
+            unlink = self.token.on_cancel(lambda _reason: self._confirmed.set())
+            self._confirmed.wait()
+            unlink()
+            if self.cancelled:
+                return False
+            begin_voice()
+            return True
+
         try:
-            self._engine.answer(self._turn, on_delta, self._options, self.token)
+            self._engine.answer(
+                self._turn, on_delta, self._options, self.token, ready if self.speculative else None
+            )
         finally:
             if self._filter is not None and not self.cancelled:
                 deliver(self._filter.finish())  # the held-back tail, before the voice is told to end
             if captions is not None and watch is not None:
                 captions.done(watch)
-            if pipeline is not None and not self.cancelled:
-                pipeline.finish()  # after an error too: what was said so far plays out
+            if not self.cancelled:
+                for pipeline in voice:
+                    pipeline.finish()  # after an error too: what was said so far plays out
         return AnswerOutcome("completed", self.text)
 
     def _finalise_stats(self) -> None:
@@ -363,6 +400,8 @@ class AnswerRun:
             return
         if stats.t_encoders_done is not None:
             self.trace.mark("t_encoders_done", stats.t_encoders_done)
+        if stats.t_prefill_done is not None:
+            self.trace.mark("t_prefill_done", stats.t_prefill_done)
         self.trace.set(
             prompt_tokens=stats.prompt_tokens,
             new_tokens=stats.new_tokens,

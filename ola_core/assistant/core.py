@@ -36,6 +36,7 @@ from ola_core.assistant.messages import (
     ApplySettings,
     Attach,
     ClearAttachments,
+    Command,
     Loaded,
     LoadFailed,
     PushToTalk,
@@ -58,6 +59,8 @@ from ola_core.capture.events import (
     LevelUpdate,
     Overflow,
     SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SustainedSpeech,
 )
@@ -216,6 +219,8 @@ class Assistant(TurnLifecycle):
     def _run_loop(self) -> None:
         while True:
             message = self._inbox.get()
+            if isinstance(message, Command):  # anything the user does makes a speculated turn stale
+                self._drop_speculation()
             try:
                 if isinstance(message, Shutdown):
                     self._do_shutdown()
@@ -262,12 +267,8 @@ class Assistant(TurnLifecycle):
                 self._do_use_frame_source(source, kind)
             case ApplySettings(settings):
                 self._do_apply_settings(settings)
-            case SpeechStarted():
-                self._on_speech_started(message)
-            case SustainedSpeech():
-                self._on_sustained_speech(message)
-            case SpeechEnded():
-                self._on_speech_ended(message)
+            case SpeechStarted() | SustainedSpeech() | SpeechPaused() | SpeechResumed() | SpeechEnded():
+                self._on_utterance(message)
             case DeviceLost() | DeviceRestored():
                 self._on_device(message)
             case Overflow(count=count, total=total):
@@ -349,10 +350,9 @@ class Assistant(TurnLifecycle):
         """Called on the audio thread: levels go straight out, the rest to the loop."""
         if not isinstance(event, LevelUpdate):
             self._inbox.put(event)
-        elif self._muted:
-            self._emit(InputLevel(-100.0, -100.0, event.t))
-        else:
-            self._emit(InputLevel(event.rms_dbfs, event.peak_dbfs, event.t))
+            return
+        level = (-100.0, -100.0) if self._muted else (event.rms_dbfs, event.peak_dbfs)
+        self._emit(InputLevel(*level, event.t))
 
     def _do_shutdown(self) -> None:
         self._stopping = True

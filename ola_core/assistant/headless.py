@@ -43,9 +43,13 @@ def replay_settings(
     quantization: str | None = None,
     device: str | None = None,
     max_new_tokens: int | None = None,
+    speculation_ms: int | None = None,
+    end_silence_ms: int | None = None,
+    adaptive_endpointing: bool | None = None,
     base: Settings | None = None,
 ) -> Settings:
-    """The user's settings (or ``base``) with the model and generation overrides of the command line."""
+    """The user's settings (or ``base``) with the model, generation and turn-taking overrides of
+    the command line (None: the settings' value)."""
     settings = base or load_settings()[0]
     model = dataclasses.replace(settings.model, model_dir=str(model_dir))
     if profile is not None:
@@ -58,6 +62,12 @@ def replay_settings(
     if max_new_tokens is not None:
         generation = dataclasses.replace(generation, max_new_tokens=max_new_tokens)
     audio = dataclasses.replace(settings.audio, hands_free=True)
+    if speculation_ms is not None:
+        audio = dataclasses.replace(audio, speculation_ms=speculation_ms)
+    if end_silence_ms is not None:
+        audio = dataclasses.replace(audio, end_of_turn_silence_ms=end_silence_ms)
+    if adaptive_endpointing is not None:
+        audio = dataclasses.replace(audio, adaptive_endpointing=adaptive_endpointing)
     return dataclasses.replace(settings, model=model, generation=generation, audio=audio)
 
 

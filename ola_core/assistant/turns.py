@@ -23,16 +23,20 @@ from ola_core.assistant.answer import (
     generation_settings,
     problem_area,
 )
-from ola_core.assistant.base import AssistantBase, Pending
+from ola_core.assistant.base import Pending
 from ola_core.assistant.captions import Captions
 from ola_core.assistant.echo import ECHO_LIKENESS
+from ola_core.assistant.speculation import Speculation, SpeculativeStart
 from ola_core.capture.events import (
     DeviceLost,
     DeviceRestored,
     SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SustainedSpeech,
 )
+from ola_core.engine.types import Turn
 from ola_core.errors import (
     AudioDeviceError,
     CameraError,
@@ -51,11 +55,27 @@ from ola_core.trace import TraceRecorder, TraceWriter
 log = logging.getLogger(__name__)
 
 
-class TurnLifecycle(AssistantBase):
+class TurnLifecycle(SpeculativeStart):
     """Capture events, speech events and the turn lifecycle of the assistant's loop."""
 
     _captions: Captions | None = None
     _captions_engine: object = None  # the engine ``_captions`` belongs to
+
+    def _on_utterance(
+        self, event: SpeechStarted | SustainedSpeech | SpeechPaused | SpeechResumed | SpeechEnded
+    ) -> None:
+        """The endpointer's events about the user's speech."""
+        match event:
+            case SpeechStarted():
+                self._on_speech_started(event)
+            case SustainedSpeech():
+                self._on_sustained_speech(event)
+            case SpeechPaused():
+                self._on_speech_paused(event)
+            case SpeechResumed():
+                self._drop_speculation()
+            case SpeechEnded():
+                self._on_speech_ended(event)
 
     def _on_speech_started(self, event: SpeechStarted) -> None:
         if self._muted:
@@ -82,29 +102,56 @@ class TurnLifecycle(AssistantBase):
         self._speech_active = False
         over_answer, self._speech_over_answer = self._speech_over_answer, False
         if self._muted or event.reason == "flush":
+            self._end_utterance_speculation()
             return
-        if self._answer is not None or over_answer:
+        if self._answer is not None or over_answer or not self._ready_for_turn():
             # A short burst over the answer (cough, a word of echo): not a turn, not a barge-in.
+            self._end_utterance_speculation()
             if self._state == "listening":
                 self._set_state("idle")
             return
-        if not self._ready_for_turn():
-            if self._state == "listening":
-                self._set_state("idle")
-            return
-        trace = TraceRecorder(self._next_turn_id(), "voice")
+        speculation = self._take_speculation(event)
+        run = speculation.run if speculation is not None else None
+        dropped = self._end_utterance_speculation()
+        trace = run.trace if run is not None else TraceRecorder(self._next_turn_id(), "voice")
         trace.set(
             t_speech_start=event.t_first_voiced,
             t_last_voiced=event.t_last_voiced,
             t_endpoint=event.t_endpoint,
+            endpoint_wait_ms=event.wait_ms,
+            speculations_dropped=dropped,
         )
         trace.mark("t_turn_start", self._clock())
-        frames: list[TimedFrame] = []
-        if self._source is not None:
-            frames = self._source.frames_between(
-                event.t_first_voiced, event.t_last_voiced, self._settings.vision.frames_per_turn
-            )
+        if speculation is not None and run is not None:
+            trace.set(speculation="used")
+            self._announce(trace, text="", speech=event.pcm, frames=speculation.frames)
+            self._answer = run
+            run.confirm()
+            return
+        trace.set(speculation="off" if self._settings.audio.speculation_ms <= 0 else "none")
+        frames = self._turn_frames(event.t_first_voiced, event.t_last_voiced)
         self._start_turn(trace, text="", speech=event.pcm, frames=frames)
+
+    def _on_speech_paused(self, event: SpeechPaused) -> None:
+        """A pause that may be the end of the turn: start the turn's work now, speculatively."""
+        if not self._may_speculate(event):
+            return
+        trace = TraceRecorder(self._next_turn_id(), "voice")
+        trace.set(t_speech_start=event.t_first_voiced, t_last_voiced=event.t_last_voiced)
+        trace.mark("t_speculation_start", self._clock())
+        frames = self._turn_frames(event.t_first_voiced, event.t_last_voiced)
+        attachments = tuple(self._pending.attachments)
+        turn = self._build(trace, text="", speech=event.pcm, frames=frames, attachments=attachments)
+        if turn is None:  # bad media: the turn at the endpoint reports it
+            self._turn_ids -= 1
+            return
+        run = self._launch(trace, turn, speculative=True)
+        self._speculation = Speculation(run, event, attachments, tuple(frames))
+
+    def _turn_frames(self, t_first: float, t_last: float) -> list[TimedFrame]:
+        if self._source is None:
+            return []
+        return self._source.frames_between(t_first, t_last, self._settings.vision.frames_per_turn)
 
     def _on_device(self, event: DeviceLost | DeviceRestored) -> None:
         kind = event.kind
@@ -140,7 +187,17 @@ class TurnLifecycle(AssistantBase):
     def _start_turn(
         self, trace: TraceRecorder, *, text: str, speech: Any, frames: Sequence[TimedFrame]
     ) -> None:
-        assert self._components is not None
+        turn_attachments = tuple(self._pending.attachments)
+        self._announce(trace, text=text, speech=speech, frames=frames)
+        turn = self._build(trace, text=text, speech=speech, frames=frames, attachments=turn_attachments)
+        if turn is None:  # bad media: the turn ended at once, as a failed one
+            return
+        self._answer = self._launch(trace, turn)
+
+    def _announce(
+        self, trace: TraceRecorder, *, text: str, speech: Any, frames: Sequence[TimedFrame]
+    ) -> None:
+        """The user's turn is real: it takes the pending attachments and is shown; the model thinks."""
         attachments = tuple(self._pending.attachments)
         previews = tuple(self._pending.previews.get(p, ()) for p in attachments)
         self._pending = Pending()
@@ -163,30 +220,47 @@ class TurnLifecycle(AssistantBase):
             )
         )
         self._set_state("thinking")
-        try:  # the one Turn that goes from here to the engine
-            turn = build_turn(
+
+    def _build(
+        self,
+        trace: TraceRecorder,
+        *,
+        text: str,
+        speech: Any,
+        frames: Sequence[TimedFrame],
+        attachments: tuple[Path, ...],
+    ) -> Turn | None:
+        """The one Turn that goes from here to the engine; None (the turn reported as failed, unless
+        speculative) when its media cannot be used."""
+        kind: Literal["camera", "screen"] = "screen" if self._source_kind == "screen" else "camera"
+        try:
+            return build_turn(
                 text=text, speech=speech, frames=frames, frames_kind=kind, attachments=attachments
             )
-            options = generation_settings(self._settings)
-        except Exception as error:  # bad media: the turn ends at once, as a failed one
-            trace.set(outcome="error")
-            self._report_end(trace, AnswerOutcome("error", "", error, problem_area(error)))
-            return
+        except Exception as error:
+            if trace.get("t_speculation_start") is None:
+                trace.set(outcome="error")
+                self._report_end(trace, AnswerOutcome("error", "", error, problem_area(error)))
+            return None
+
+    def _launch(self, trace: TraceRecorder, turn: Turn, *, speculative: bool = False) -> AnswerRun:
+        assert self._components is not None
         run = AnswerRun(
             trace=trace,
             engine=self._components.engine,
             speech=self._components.speech if self._settings.voice.speak_answers else None,  # None: text only
             turn=turn,
-            options=options,
+            options=generation_settings(self._settings),
             emit=self._emit,
             post=self._inbox.put,
             after=self._ending[-1] if self._ending else None,  # the engine answers one turn at a time
             clock=self._clock,
             captions=self._turn_captions(),
             text_filter=self._answer_filter() if self._answer_filter is not None else None,
+            speculative=speculative,
         )
-        self._answer = run
         run.start()
+        return run
 
     def _turn_captions(self) -> Captions | None:
         """The captions of the current engine (made at its first turn; None where it has none)."""
@@ -224,6 +298,8 @@ class TurnLifecycle(AssistantBase):
         self._finish(run, run.outcome())
 
     def _finish(self, run: AnswerRun, outcome: AnswerOutcome) -> None:
+        if run.dropped:  # a speculation that was wrong: it never was a turn
+            return
         current = run is self._answer
         if current:
             self._answer = None

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ola_core.errors import MediaError, OlaError
@@ -41,26 +42,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="default: the settings'")
     parser.add_argument(
         "--max-new-tokens",
-        type=token_count,
+        type=setting_number("GenerationPreferences", "max_new_tokens"),
         metavar="N",
         help="longest answer in tokens (default: the settings')",
+    )
+    parser.add_argument(
+        "--speculation-ms",
+        type=setting_number("AudioSettings", "speculation_ms"),
+        metavar="MS",
+        help="start the turn after this much silence, before the endpoint (0 = off; default: the settings')",
+    )
+    parser.add_argument(
+        "--end-silence-ms",
+        type=setting_number("AudioSettings", "end_of_turn_silence_ms"),
+        metavar="MS",
+        help="end-of-turn silence (default: the settings')",
+    )
+    parser.add_argument(
+        "--fixed-endpoint", action="store_true", help="always wait exactly the end-of-turn silence"
     )
     parser.add_argument("--no-play", action="store_true", help="do not play the answer on the speakers")
     parser.set_defaults(handler=run)
 
 
-def token_count(text: str) -> int:
-    """``--max-new-tokens``: a whole number within the range the settings allow."""
-    from ola_core.settings import GenerationPreferences, field_range
+def setting_number(section: str, name: str) -> Callable[[str], int]:
+    """An argparse type for an option that sets the whole-number setting ``section.name``:
+    a whole number within the range the settings allow."""
 
-    low, high = field_range(GenerationPreferences, "max_new_tokens")
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be within {low:g}–{high:g}, not {value}")
-    return value
+    def parse(text: str) -> int:
+        import ola_core.settings as settings_module
+
+        low, high = settings_module.field_range(getattr(settings_module, section), name)
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be within {low:g}–{high:g}, not {value}")
+        return value
+
+    return parse
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         quantization=args.quantization,
         device=args.device,
         max_new_tokens=args.max_new_tokens,
+        speculation_ms=args.speculation_ms,
+        end_silence_ms=args.end_silence_ms,
+        adaptive_endpointing=False if args.fixed_endpoint else None,
     )
     speech = load_audio(args.audio)  # MediaError naming the file (missing, corrupt, NaN samples)
     if not contains_speech(speech, settings.audio):
@@ -119,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         f"{_ms(None if trace.t_first_token is None or trace.t_endpoint is None else trace.t_first_token - trace.t_endpoint)}",
         file=sys.stderr,
     )
+    if trace.speculation:
+        print(f"speculative start: {trace.speculation_summary()}", file=sys.stderr)
     if args.trace is not None:
         args.trace.write_text(
             json.dumps(trace.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
