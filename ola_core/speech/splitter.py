@@ -46,7 +46,7 @@ _TITLES = frozenset(
 # A full stop after one of these, an initial (J.) or a dotted abbreviation (U.S.) ends a sentence
 # only when a word that often starts a sentence follows: "in the U.S. How about you?".
 _ABBREVIATIONS = frozenset(
-    "jr sr no nos n° nº fig figs approx ca dept vol ch sec art ed eds op pp".split()  # noqa: SIM905
+    "jr sr no nos n° nº fig figs approx ca dept vol ch sec ed eds op pp".split()  # noqa: SIM905
 )
 # Frequent sentence starters that are seldom part of a name or a title (none of one letter: "J. A.
 # Smith" is a name); lower case.
@@ -59,6 +59,7 @@ _STARTERS = frozenset(
     after before since while although though because once unless until let let's please yes no
     thanks thank sure okay ok well oh hi hello some many most all each every both another""".split()  # noqa: SIM905
 )
+_OPENERS = "\"'“‘(["
 _LIST_ITEM_OPENERS = "\n.!?:;。！？；：•‣⁃-*"  # a "1." after one of these (or first) numbers an item
 _CJK_TITLE_OPEN = "《〈"  # a sentence end inside a book-title mark is part of the title
 _CJK_TITLE_CLOSE = "》〉"
@@ -195,9 +196,6 @@ class SentenceSplitter:
     @staticmethod
     def _sentence_end(t: str, j: int, k: int, final: bool) -> bool | None:
         """Is the punctuation run t[j:k] a sentence end? None: cannot tell before more text comes."""
-        run = t[j:k]
-        if "…" in run or ("..." in run.replace(" ", "") and run.count(".") < 4):
-            return False  # an ellipsis; four dots are a full stop and an ellipsis ("that.... She")
         if t[j] in _CJK_ENDS:
             return k < len(t) or final or None
         if k == len(t):
@@ -213,17 +211,26 @@ class SentenceSplitter:
             return True if final else None
         if t[m].islower():
             return False  # "e.g. some", "approx. five": a sentence does not start in lower case
+        run = t[j:k]
+        if "..." in run.replace(" ", "") and run.count(".") < 4:  # four: a full stop and an ellipsis
+            return _sentence_starts(t, m, final)  # "her ... In Hong Kong", not "is . . . I didn't"
         if run != "." and not run.startswith(".)"):
             return True
         word = _word_before(t, j)
         if word.lower() in _TITLES or _numbers_list_item(t, j, word):
             return False
-        if not _is_abbreviation(word):
-            return True
-        starter = _NEXT_WORD.match(t, m)
-        if starter and starter.end() == len(t) and not final:
-            return None  # "U.S. Ho": "How" or "Houston"?
-        return starter is not None and starter.group().lower().replace("’", "'") in _STARTERS
+        return _sentence_starts(t, m, final) if _is_abbreviation(word) else True
+
+
+def _sentence_starts(t: str, m: int, final: bool) -> bool | None:
+    """Whether t[m:] starts with a frequent sentence starter (after opening quotes); None: the word
+    may not be complete yet ("U.S. Ho": "How" or "Houston"?)."""
+    while m < len(t) and t[m] in _OPENERS:
+        m += 1
+    word = _NEXT_WORD.match(t, m)
+    if not final and (m == len(t) or (word and word.end() == len(t))):
+        return None
+    return word is not None and word.group().lower().replace("’", "'") in _STARTERS
 
 
 def _run_end(t: str, j: int) -> int:
@@ -240,16 +247,17 @@ def _run_end(t: str, j: int) -> int:
 
 
 def _word_before(t: str, j: int) -> str:
-    """The word that the punctuation at t[j] ends, opening quotes and brackets removed."""
+    """The word that the punctuation at t[j] ends: back to a space, an opening quote or bracket, or
+    a CJK character ("聖羅斯季斯拉夫(St. Rastislav)")."""
     start = j
-    while start > 0 and not t[start - 1].isspace():
+    while start > 0 and not (t[start - 1].isspace() or t[start - 1] in _OPENERS or is_cjk(t[start - 1])):
         start -= 1
-    return t[start:j].lstrip("\"'“‘([")
+    return t[start:j]
 
 
 def _numbers_list_item(t: str, j: int, word: str) -> bool:
     """Whether the full stop t[j] follows the number of a list item: "1." at an item start."""
-    if not (word.isdigit() and len(word) <= 2 and t[j - len(word) : j] == word):
+    if not (word.isdigit() and len(word) <= 2):
         return False
     i = j - len(word)
     while i > 0 and t[i - 1] in " \t":

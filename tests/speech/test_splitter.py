@@ -69,7 +69,7 @@ CASES = [
     ),
     pytest.param(
         "The U.S. team won, e.g. in 2023... It was close. Visit https://example.com/a.b?x=1. Then call me.",
-        ["The U.S. team won, e.g. in 2023... It was close.", "Visit example.com.", "Then call me."],
+        ["The U.S. team won, e.g. in 2023...", "It was close.", "Visit example.com.", "Then call me."],
         id="acronym-eg-ellipsis-url",
     ),
     pytest.param(
@@ -148,6 +148,11 @@ READER_CUTS = [
         id="list-number-is-no-end",
     ),
     pytest.param("Wait . . . Maybe not. Fine.", ["Wait... Maybe not.", "Fine."], id="spaced-ellipsis"),
+    pytest.param(
+        "The thing is . . . I did not mean it... What now? Hmm... Bob came.",
+        ["The thing is... I did not mean it...", "What now?", "Hmm... Bob came."],
+        id="ellipsis-ends-a-sentence-before-a-starter",
+    ),
     pytest.param("It is at N°. 5 in town. Go.", ["It is at N°. 5 in town.", "Go."], id="numero"),
     pytest.param(
         "I live in the U.S. How about you?", ["I live in the U.S.", "How about you?"], id="acronym-then-how"
