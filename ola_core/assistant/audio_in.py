@@ -33,6 +33,9 @@ def endpointer_config(settings: AudioSettings) -> EndpointerConfig:
     return EndpointerConfig(
         aggressiveness=settings.vad_sensitivity,
         end_silence_ms=settings.end_of_turn_silence_ms,
+        adaptive=settings.adaptive_endpointing,
+        # The settings allow 1–99 ms; the endpointer never pauses before its 200 ms tail anyway.
+        pause_ms=max(settings.speculation_ms, 100) if settings.speculation_ms else 0,
         sustained_ms=settings.barge_in_ms,
     )
 

@@ -10,8 +10,14 @@ Turn rules (VAD mode):
 
 * a turn starts when ``min_speech_ms`` of the last ``start_window_ms`` are voiced, so clicks and
   coughs shorter than that never start one; its time is the start of the FIRST voiced frame;
-* it ends after ``end_silence_ms`` without a voiced frame; its end time is the end of the LAST
-  voiced frame (what latency is measured from);
+* it ends after a silence without a voiced frame: ``end_silence_ms``, or with ``adaptive``
+  that setting scaled by how the utterance ends (falling pitch: shorter; rising pitch or a held
+  "uhh": longer; :mod:`ola_core.capture.turn_end`), decided once per silence; its end time is
+  the end of the LAST voiced frame (what latency is measured from);
+* after ``pause_ms`` of silence (and never before ``tail_ms``) an open turn reports ONE
+  :class:`SpeechPaused` per silence, with exactly the PCM its :class:`SpeechEnded` would carry,
+  so the assistant can start on it early; voice before the endpoint reports
+  :class:`SpeechResumed`. A turn whose wait is not longer than the pause reports no pause;
 * a turn longer than ``max_turn_s`` is cut and sent, and the next one starts at once if the
   person keeps talking;
 * the utterance PCM starts ``pre_roll_ms`` before the first voiced frame (onsets are quiet and
@@ -41,11 +47,14 @@ from ola_core.capture.events import (
     EndReason,
     EventCallback,
     SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SustainedSpeech,
     ignore_event,
 )
 from ola_core.capture.pcm import SAMPLE_RATE, level_dbfs
+from ola_core.capture.turn_end import ANALYSIS_S, end_wait_ms, ending_cues, shortest_wait_ms
 from ola_core.errors import SettingsError
 
 EndpointMode = Literal["vad", "push_to_talk"]
@@ -61,7 +70,9 @@ class EndpointerConfig:
     pre_roll_ms: int = 300
     min_speech_ms: int = 120  # voiced time needed to start a turn …
     start_window_ms: int = 300  # … within this window
-    end_silence_ms: int = 600  # end of turn after this long without voice
+    end_silence_ms: int = 600  # end of turn after this long without voice …
+    adaptive: bool = True  # … scaled by how the utterance ends (turn_end.py)
+    pause_ms: int = 200  # SpeechPaused after this long without voice (0: none)
     max_turn_s: float = 30.0
     tail_ms: int = 200  # audio kept after the last voiced frame
     sustained_ms: int = 300  # barge-in: speech at least this long
@@ -79,6 +90,10 @@ class EndpointerConfig:
             ),
             (self.start_window_ms <= 2000, "start_window_ms must be at most 2000"),
             (200 <= self.end_silence_ms <= 3000, "end-of-turn silence must be within 200–3000 ms"),
+            (
+                self.pause_ms == 0 or 100 <= self.pause_ms <= 1000,
+                "pause_ms must be 0 (off) or within 100–1000",
+            ),
             (1.0 <= self.max_turn_s <= 600.0, "maximum turn length must be within 1–600 s"),
             (0 <= self.tail_ms <= 2000, "tail_ms must be within 0–2000"),
             (50 <= self.sustained_ms <= 5000, "barge-in speech length must be within 50–5000 ms"),
@@ -141,6 +156,11 @@ class _Frame:
     voiced: bool
 
 
+def _join(frames: list[_Frame]) -> np.ndarray:
+    """The frames' samples one after the other (int16, empty for none)."""
+    return np.concatenate([f.pcm for f in frames]) if frames else np.zeros(0, np.int16)
+
+
 class Endpointer:
     """Cuts a stream of 16 kHz mono int16 PCM into turns; reports them through ``on_event``.
 
@@ -174,6 +194,8 @@ class Endpointer:
         self._turn: list[_Frame] | None = None
         self._t_first = 0.0  # of the open turn
         self._t_last_voiced = 0.0  # end of its last voiced frame so far
+        self._wait_s: float | None = None  # end-of-turn wait of the current silence, once decided
+        self._paused = False  # a SpeechPaused was reported for the current silence
         self._ptt_press: float | None = None
         self._ptt_release: float | None = None
 
@@ -295,17 +317,57 @@ class Endpointer:
         self._turn.append(frame)
         if voiced:
             self._t_last_voiced = t1
+            self._wait_s = None
+            if self._paused:
+                self._paused = False
+                events.append(SpeechResumed(t1))
         if self._mode == "push_to_talk":
             if self._ptt_release is not None and t1 >= self._ptt_release - _EPS:
                 self._end_turn(events, "push_to_talk", self._ptt_release)
-        elif t1 - self._t_last_voiced >= cfg.end_silence_ms / 1000 - _EPS:
-            self._end_turn(events, "silence", t1)
+        else:
+            self._check_silence(events, t1)
         if self._turn is not None and t1 - self._t_first >= cfg.max_turn_s - _EPS:
             self._end_turn(events, "max_length", t1)
+
+    def _check_silence(self, events: list[CaptureEvent], t1: float) -> None:
+        """VAD mode, in a turn: end it, or report a pause, after enough silence.
+
+        The wait is decided when the silence reaches the shortest wait possible, so the pitch
+        analysis runs once per real pause, not at every gap between words.
+        """
+        cfg = self.config
+        silence = t1 - self._t_last_voiced + _EPS
+        pause_ms = max(cfg.pause_ms, cfg.tail_ms) if cfg.pause_ms else 0
+        floor_ms = max(pause_ms, cfg.tail_ms)
+        if self._wait_s is None and silence * 1000 >= shortest_wait_ms(cfg.end_silence_ms, floor_ms):
+            factor = ending_cues(self._voiced_ending()).factor if cfg.adaptive else 1.0
+            self._wait_s = end_wait_ms(cfg.end_silence_ms, factor, floor_ms) / 1000
+        if self._wait_s is not None and silence >= self._wait_s:
+            self._end_turn(events, "silence", t1)
+        elif pause_ms and not self._paused and silence * 1000 >= pause_ms:
+            self._paused = True
+            t_last, pcm = self._vad_cut()
+            events.append(SpeechPaused(self._t_first, t_last, t1, pcm))
+
+    def _voiced_ending(self) -> np.ndarray:
+        """The last :data:`ANALYSIS_S` of the open turn's audio, up to its last voiced frame."""
+        assert self._turn is not None
+        frames = [f for f in self._turn if f.t1 <= self._t_last_voiced + _EPS]
+        n = int(np.ceil(ANALYSIS_S * 1000 / self.config.frame_ms - _EPS))
+        return _join(frames[-n:])
+
+    def _vad_cut(self) -> tuple[float, np.ndarray]:
+        """VAD mode: the open turn's last voiced time and its utterance, ``tail_ms`` past that."""
+        assert self._turn is not None
+        voiced = [f for f in self._turn if f.voiced and f.t0 >= self._t_first - _EPS]
+        t_last = voiced[-1].t1 if voiced else self._turn[0].t1
+        kept = [f for f in self._turn if f.t0 < t_last + self.config.tail_ms / 1000 - _EPS]
+        return t_last, _join(kept)
 
     def _start_turn(self, events: list[CaptureEvent], t_first: float, frames: list[_Frame]) -> None:
         self._turn = list(frames)
         self._t_first = self._t_last_voiced = t_first
+        self._wait_s, self._paused = None, False
         for f in frames:
             if f.voiced and f.t0 >= t_first - _EPS:
                 self._t_last_voiced = f.t1
@@ -316,20 +378,20 @@ class Endpointer:
         turn = self._turn
         if turn is None:
             return
-        self._turn = None
-        voiced = [i for i, f in enumerate(turn) if f.voiced and f.t0 >= self._t_first - _EPS]
         if self._mode == "push_to_talk":
-            t_first = turn[voiced[0]].t0 if voiced else self._t_first
-            t_last = turn[voiced[-1]].t1 if voiced else t_endpoint
+            voiced = [f for f in turn if f.voiced and f.t0 >= self._t_first - _EPS]
+            t_first = voiced[0].t0 if voiced else self._t_first
+            t_last = voiced[-1].t1 if voiced else t_endpoint
             kept = [f for f in turn if f.t0 < t_endpoint]
+            pcm = _join(kept)
         else:
-            last = voiced[-1] if voiced else 0
-            t_first, t_last = self._t_first, turn[last].t1
-            kept = [f for f in turn if f.t0 < t_last + self.config.tail_ms / 1000 - _EPS]
+            t_first = self._t_first
+            t_last, pcm = self._vad_cut()
             # Silence after the cut belongs to the pre-roll of the next turn.
             self._recent.extend(f for f in turn if f.t0 >= t_last)
-        pcm = np.concatenate([f.pcm for f in kept]) if kept else np.zeros(0, np.int16)
-        events.append(SpeechEnded(t_first, t_last, t_endpoint, pcm, reason))
+        self._turn = None
+        wait_ms = self._wait_s * 1000 if reason == "silence" and self._wait_s is not None else 0.0
+        events.append(SpeechEnded(t_first, t_last, t_endpoint, pcm, reason, wait_ms))
         self._ptt_press = self._ptt_release = None
 
     def _emit(self, events: list[CaptureEvent]) -> None:

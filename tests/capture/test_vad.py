@@ -27,7 +27,7 @@ def run(ep: Endpointer, pcm: np.ndarray, block: int = 320, t0: float | None = No
 @pytest.mark.parametrize("snr_db", [None, 20.0, 10.0])
 def test_turns_start_and_end_at_the_true_speech_positions(snr_db: float | None) -> None:
     sc = scene([1.0, SENTENCES[0], 1.5, SENTENCES[1], 1.5], snr_db=snr_db, seed=3)
-    events = run(Endpointer(), sc.pcm)
+    events = run(Endpointer(EndpointerConfig(adaptive=False)), sc.pcm)  # the fixed wait
     starts = [e for e in events if isinstance(e, SpeechStarted)]
     ends = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(starts) == len(ends) == 2
@@ -38,6 +38,7 @@ def test_turns_start_and_end_at_the_true_speech_positions(snr_db: float | None) 
         assert end.reason == "silence"
         # The decision comes the end-of-turn silence after the last voiced frame, +≤ one frame.
         assert 0.6 - 1e-6 <= end.t_endpoint - end.t_last_voiced <= 0.6 + 0.03 + 1e-6
+        assert end.wait_ms == 600
 
 
 def test_utterance_pcm_holds_the_pre_roll_and_the_exact_samples() -> None:
@@ -140,7 +141,14 @@ def test_sustained_detector_ignores_bursts_and_scattered_frames() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"end_silence_ms": 100}, {"end_silence_ms": 4000}, {"aggressiveness": 4}, {"frame_ms": 25}],
+    [
+        {"end_silence_ms": 100},
+        {"end_silence_ms": 4000},
+        {"aggressiveness": 4},
+        {"frame_ms": 25},
+        {"pause_ms": 50},
+        {"pause_ms": 1200},
+    ],
 )
 def test_out_of_range_settings_are_refused_with_a_message(bad: dict) -> None:
     with pytest.raises(SettingsError, match="out of range"):
