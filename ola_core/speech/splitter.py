@@ -49,14 +49,14 @@ _ABBREVIATIONS = frozenset(
     "jr sr no nos n° nº fig figs approx ca dept vol ch sec ed eds op pp".split()  # noqa: SIM905
 )
 # Frequent sentence starters that are seldom part of a name or a title (none of one letter: "J. A.
-# Smith" is a name); lower case.
+# Smith" is a name), lower case; a contraction counts when the word before its apostrophe does.
 _STARTERS = frozenset(
-    """it it's its i'm i've i'll i'd he he's she she's we we're we've they they're you you're your
-    my our their his her this that that's these those there there's here here's what what's who
-    who's why when where which how however an the is are was were do does did don't can can't could
-    would should will won't must might have has had but and so yet also then now still thus
-    therefore meanwhile moreover furthermore besides instead otherwise anyway if as in on at for
-    after before since while although though because once unless until let let's please yes no
+    """it its i'm i've i'll i'd he she we they you your my our their his her this that these those
+    there here what who why when where which how however an the is are was were do does did can
+    could would should will must might have has had don't won't doesn't didn't isn't aren't
+    wasn't weren't couldn't wouldn't shouldn't haven't hasn't but and so yet also then now still
+    thus therefore meanwhile moreover furthermore besides instead otherwise anyway if as in on at
+    for after before since while although though because once unless until let please yes no
     thanks thank sure okay ok well oh hi hello some many most all each every both another""".split()  # noqa: SIM905
 )
 _OPENERS = "\"'“‘(["
@@ -228,9 +228,12 @@ def _sentence_starts(t: str, m: int, final: bool) -> bool | None:
     while m < len(t) and t[m] in _OPENERS:
         m += 1
     word = _NEXT_WORD.match(t, m)
-    if not final and (m == len(t) or (word and word.end() == len(t))):
-        return None
-    return word is not None and word.group().lower().replace("’", "'") in _STARTERS
+    if not final and (m == len(t) or (word and t[word.end() :] in ("", "'", "’"))):
+        return None  # "We" may become "We'd"
+    if word is None:
+        return False
+    lower = word.group().lower().replace("’", "'")
+    return lower in _STARTERS or lower.split("'")[0] in _STARTERS
 
 
 def _run_end(t: str, j: int) -> int:

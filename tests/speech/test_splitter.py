@@ -158,6 +158,11 @@ READER_CUTS = [
         "I live in the U.S. How about you?", ["I live in the U.S.", "How about you?"], id="acronym-then-how"
     ),
     pytest.param(
+        "In the U.S. We'd say so. Dr. J. I'm here. Ask B. Didn't I?",
+        ["In the U.S.", "We'd say so.", "Dr. J.", "I'm here.", "Ask B.", "Didn't I?"],
+        id="contractions-start-sentences",
+    ),
+    pytest.param(
         "It was 1985. Then came 2. Bye.", ["It was 1985.", "Then came 2.", "Bye."], id="numbers-end"
     ),
 ]
@@ -238,6 +243,45 @@ _ANY = st.lists(
 ).map("".join)
 
 
+# Pieces that meet the look-ahead rules: abbreviations before sentence starters, contractions,
+# list numbers, spaced ellipses, book titles.
+_READER = st.lists(
+    st.sampled_from(
+        [
+            "U.S.",
+            "J.",
+            "Dr.",
+            "1.",
+            "N°.",
+            " ",
+            " ",
+            "How",
+            "We",
+            "'",
+            "d",
+            "’ll",
+            "I",
+            "Houston",
+            "the",
+            ". . .",
+            "...",
+            "....",
+            ".",
+            "?",
+            "\n",
+            "《",
+            "》",
+            "！",
+            "。",
+            "好",
+            '"',
+            "“",
+        ]
+    ),
+    max_size=60,
+).map("".join)
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", text)
 
@@ -255,15 +299,19 @@ def test_markdown_text_loses_no_words_beyond_markup(text: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.one_of(_PLAIN, _ANY), st.lists(st.integers(min_value=0, max_value=300), max_size=30))
-def test_delta_boundaries_do_not_change_chunks(text: str, cuts: list[int]) -> None:
+@given(
+    st.one_of(_PLAIN, _ANY, _READER),
+    st.lists(st.integers(min_value=0, max_value=300), max_size=30),
+    st.sampled_from([1, 12]),  # 1: no merging, so every boundary decision shows
+)
+def test_delta_boundaries_do_not_change_chunks(text: str, cuts: list[int], min_units: int) -> None:
     points = sorted({min(c, len(text)) for c in cuts})
     deltas = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
-    assert split_streamed(deltas) == split_whole(text)
+    assert split_streamed(deltas, min_units=min_units) == split_whole(text, min_units=min_units)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.one_of(_PLAIN, _ANY), st.integers(min_value=1, max_value=9))
+@given(st.one_of(_PLAIN, _ANY, _READER), st.integers(min_value=1, max_value=9))
 def test_chunks_start_with_the_pending_text(text: str, size: int) -> None:
     _chunks_start_with_pending([text[i : i + size] for i in range(0, len(text), size)])
 
