@@ -6,7 +6,8 @@ The sets (benchmarks/data/README.md): the Golden Rules of pragmatic_segmenter (4
 cases, 2 Chinese) and the Universal Dependencies PUD treebanks (397 news and Wikipedia documents
 in English and the same in Chinese). Score: exact-match accuracy per example, as the Golden Rules
 are scored: an example counts when the splitter returns exactly its sentences (white space
-ignored: our splitter collapses it for the voice).
+ignored: our splitter collapses it for the voice). A second table gives the precision and recall
+of the cuts over each set (a cut inside a sentence lowers precision, a missed one recall).
 
 Our splitter runs twice per example, fed whole and in token-sized deltas (1 to 4 characters);
 the two must agree (an error otherwise). The markdown stage is off (the sets are plain text; it
@@ -28,7 +29,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -123,14 +124,45 @@ def _bare(sentences: list[str]) -> list[str]:
     return [bare for s in sentences if (bare := re.sub(r"\s+", "", s))]
 
 
-def score(split: Splitter, lang: str, examples: list[Example]) -> tuple[int, list[tuple[Example, list[str]]]]:
-    """How many examples ``split`` gets exactly right, and the ones it gets wrong with its answer."""
-    failures = []
+def _cuts(sentences: list[str]) -> set[int]:
+    """Where the sentences are cut, as offsets in the text without white space."""
+    return set(itertools.accumulate(len(s) for s in _bare(sentences)[:-1]))
+
+
+@dataclass
+class Score:
+    """Exact matches per example, and the cuts (true ones, all made, all expected) over the set."""
+
+    right: int = 0
+    total: int = 0
+    failures: list[tuple[Example, list[str]]] = field(default_factory=list)
+    true_cuts: int = 0
+    cuts: int = 0
+    expected_cuts: int = 0
+
+    def accuracy(self) -> str:
+        return f"{self.right}/{self.total} ({100 * self.right / self.total:.1f} %)"
+
+    def precision_recall(self) -> str:
+        precision = self.true_cuts / self.cuts if self.cuts else 1.0
+        recall = self.true_cuts / self.expected_cuts if self.expected_cuts else 1.0
+        return f"{100 * precision:.1f} / {100 * recall:.1f}"
+
+
+def score(split: Splitter, lang: str, examples: list[Example]) -> Score:
+    """Exact-match accuracy of ``split`` on ``examples`` and the precision and recall of its cuts."""
+    result = Score(total=len(examples))
     for example in examples:
         got = split(example.text, lang)
-        if _bare(got) != _bare(example.sentences):
-            failures.append((example, got))
-    return len(examples) - len(failures), failures
+        if _bare(got) == _bare(example.sentences):
+            result.right += 1
+        else:
+            result.failures.append((example, got))
+        made, expected = _cuts(got), _cuts(example.sentences)
+        result.true_cuts += len(made & expected)
+        result.cuts += len(made)
+        result.expected_cuts += len(expected)
+    return result
 
 
 def main() -> None:
@@ -145,31 +177,39 @@ def main() -> None:
         **libraries(),
     }
     header = [f"{name} {lang}" for name, lang in sets]
-    print("| splitter | " + " | ".join(header) + " | ms per PUD document |")
-    print("|---" * (len(header) + 2) + "|")
+    rows, cut_rows, shown = [], [], []
     for name, split in splitters.items():
         if args.only and args.only not in name:
             continue
         if split is None:
-            print(f"| {name} | " + " | ".join("-" for _ in header) + " | not installed |")
+            rows.append(f"| {name} | " + " | ".join("-" for _ in header) + " | not installed |")
             continue
-        cells, shown, seconds, documents = [], [], 0.0, 0
+        cells, cut_cells, seconds, documents = [], [], 0.0, 0
         for (set_name, lang), examples in sets.items():
             if name.startswith("nupunkt") and lang != "en":
                 cells.append("-")
+                cut_cells.append("-")
                 continue
             start = time.perf_counter()
-            right, failures = score(split, lang, examples)
+            result = score(split, lang, examples)
             if set_name == "UD PUD":
                 seconds += time.perf_counter() - start
                 documents += len(examples)
-            cells.append(f"{right}/{len(examples)} ({100 * right / len(examples):.1f} %)")
-            shown += [(set_name, lang, f) for f in failures[: args.failures]]
-        print(f"| {name} | " + " | ".join(cells) + f" | {1000 * seconds / max(documents, 1):.2f} |")
-        for set_name, lang, (example, got) in shown:
-            print(
-                f"    {set_name} {lang}: {example.text!r}\n      want {example.sentences}\n      got  {got}"
-            )
+            cells.append(result.accuracy())
+            cut_cells.append(result.precision_recall())
+            shown += [(name, set_name, lang, f) for f in result.failures[: args.failures]]
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {1000 * seconds / max(documents, 1):.2f} |")
+        cut_rows.append(f"| {name} | " + " | ".join(cut_cells) + " |")
+    print("Examples split exactly right:\n")
+    print("| splitter | " + " | ".join(header) + " | ms per PUD document |")
+    print("|---" * (len(header) + 2) + "|")
+    print("\n".join(rows))
+    print("\nCuts: precision / recall (%):\n")
+    print("| splitter | " + " | ".join(header) + " |")
+    print("|---" * (len(header) + 1) + "|")
+    print("\n".join(cut_rows))
+    for name, set_name, lang, (example, got) in shown:
+        print(f"\n{name}, {set_name} {lang}: {example.text!r}\n  want {example.sentences}\n  got  {got}")
 
 
 if __name__ == "__main__":

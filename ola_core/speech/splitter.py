@@ -10,10 +10,12 @@ downloads:
   word that does not start in lower case; closing quotes and brackets stay with the sentence;
   ``；`` is a clause break, as ``;`` is in English;
 * never at a decimal point (3.14), after a title (Dr., vs.), after the number of a list item
-  ("1." at an item start), at an ellipsis (..., . . . or …; four dots are a full stop plus an
-  ellipsis), inside a book title (《摔跤吧！爸爸》), a URL or inline code;
-* after an initial (J.), a dotted abbreviation (U.S., p.m.) or a short form (N°., Fig.) only when
-  a frequent sentence starter follows ("in the U.S. How about you?", but "U.S. Government");
+  ("1." at an item start), at a CJK "……", inside a book title (《摔跤吧！爸爸》), a URL or
+  inline code;
+* after an initial (J.), a dotted abbreviation (U.S., p.m.), a short form (N°., Fig.) or an
+  ellipsis (..., … or . . .) only when a frequent sentence starter follows ("in the U.S. How about
+  you?", but "U.S. Government"; "her ... In Hong Kong", but "is . . . I didn't"); four dots are a
+  full stop and an ellipsis;
 * a line end (heading, list item, paragraph) is a hard boundary;
 * a piece shorter than ``min_units`` is merged with the next one;
 * a run-on is cut after ``max_units`` at its last clause break, else its last space.
@@ -34,7 +36,7 @@ from ola_core.speech.markdown import ATOM_END, ATOM_START, MarkdownStripper, is_
 __all__ = ["SentenceSplitter"]
 
 _CJK_ENDS = "。！？"
-_LATIN_ENDS = ".!?"
+_LATIN_ENDS = ".!?…"  # "…" as "...": an end only before a sentence starter
 _CLOSERS = "\"'”’)]}」』）】》"
 _CJK_CLAUSE = "，、：；"  # a semicolon joins two clauses of one sentence, as in English
 _LATIN_CLAUSE = ",:;"
@@ -212,7 +214,7 @@ class SentenceSplitter:
         if t[m].islower():
             return False  # "e.g. some", "approx. five": a sentence does not start in lower case
         run = t[j:k]
-        if "..." in run.replace(" ", "") and run.count(".") < 4:  # four: a full stop and an ellipsis
+        if "…" in run or ("..." in run.replace(" ", "") and run.count(".") < 4):  # "....": "." + "..."
             return _sentence_starts(t, m, final)  # "her ... In Hong Kong", not "is . . . I didn't"
         if run != "." and not run.startswith(".)"):
             return True

@@ -153,6 +153,11 @@ READER_CUTS = [
         ["The thing is... I did not mean it...", "What now?", "Hmm... Bob came."],
         id="ellipsis-ends-a-sentence-before-a-starter",
     ),
+    pytest.param(
+        "Wait… Then it came. Hmm… Bob came. 好的……我想想。",
+        ["Wait…", "Then it came.", "Hmm… Bob came.", "好的……我想想。"],
+        id="ellipsis-character-as-three-dots",
+    ),
     pytest.param("It is at N°. 5 in town. Go.", ["It is at N°. 5 in town.", "Go."], id="numero"),
     pytest.param(
         "I live in the U.S. How about you?", ["I live in the U.S.", "How about you?"], id="acronym-then-how"
