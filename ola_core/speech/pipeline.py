@@ -5,7 +5,8 @@ Finished sentences go to one synthesis thread (sentences are synthesized in orde
 time, so a GPU voice never runs two requests at once), which queues each chunk on the
 :class:`~ola_core.speech.player.AudioPlayer` as soon as it exists: sentence n+1 is synthesized
 while sentence n plays, and the first audio starts after the first sentence's first chunk,
-not after the answer.
+not after the answer. With a voice that streams text (CosyVoice2) a sentence's synthesis starts
+as soon as its first few words exist, before the splitter releases it (:mod:`ola_core.speech.streaming`).
 
 Every utterance (one answer) belongs to a turn and has that turn's
 :class:`~ola_core.cancel.CancelToken` (:meth:`begin`). Its sentences, the synthesizer calls and
@@ -42,6 +43,7 @@ from ola_core.cancel import CancelToken
 from ola_core.errors import OlaError, SynthesisError
 from ola_core.speech.player import AudioSink, ChunkStarted, PlaybackFinished, PlayerEvent, SpeakerLost
 from ola_core.speech.splitter import SentenceSplitter
+from ola_core.speech.streaming import MIN_STREAM_WORDS, PieceStream, stable_prefix, word_count
 from ola_core.speech.synthesizer import Synthesizer, WatchdogSynthesizer
 
 __all__ = [
@@ -60,7 +62,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SentenceQueued:
-    """The splitter released sentence ``index`` of ``turn``'s answer; it waits for the synthesizer."""
+    """The splitter released sentence ``index`` of ``turn``'s answer (a voice that streams text: its
+    first words came, ``text`` holds them); it waits for the synthesizer."""
 
     turn: int
     index: int
@@ -82,7 +85,9 @@ class SentenceSynthesized:
 
 @dataclass(frozen=True)
 class SentenceStarted:
-    """The first sample of sentence ``index`` reached the speaker at ``t`` (the GUI highlights it)."""
+    """The first sample of sentence ``index`` reached the speaker at ``t`` (the GUI highlights it).
+
+    A streamed sentence is reported once its text is complete too (``t`` stays when it played)."""
 
     turn: int
     index: int
@@ -140,6 +145,8 @@ class _Utterance:
     token: CancelToken
     sentences: int = 0  # handed out so far
     failed: bool = False  # synthesis failed: its remaining sentences are dropped
+    stream: PieceStream[_Utterance] | None = None  # the sentence being written, streamed to the voice
+    carried: str = ""  # words the last streamed sentence spoke beyond its chunk (the next one skips them)
     unlink: Callable[[], None] = lambda: None  # removes the pipeline's callback from the token
 
 
@@ -155,6 +162,7 @@ class _EndOfUtterance:
     utterance: _Utterance
 
 
+_Job = _Sentence | PieceStream[_Utterance]
 _CLOSE = object()
 
 
@@ -190,7 +198,7 @@ class SpeechPipeline:
         # feed/finish/cancel come from different threads; re-entrant so that an event handler (called
         # under it for SentenceQueued) may cancel
         self._lock = threading.RLock()
-        self._jobs: queue.SimpleQueue[_Sentence | _EndOfUtterance | object] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | _EndOfUtterance | object] = queue.SimpleQueue()
         self._done = threading.Event()
         self._done.set()
         self._worker: threading.Thread | None = None
@@ -222,7 +230,8 @@ class SpeechPipeline:
         with self._lock:
             utterance = self._current_or_new()
             for text in self._splitter.feed(delta):
-                self._submit(utterance, text)
+                self._release(utterance, text)
+            self._stream_pending(utterance)
 
     def finish(self) -> None:
         """The text is complete: speak what is left, then report SpeechFinished."""
@@ -230,7 +239,9 @@ class SpeechPipeline:
         with self._lock:
             utterance = self._current_or_new()
             for text in self._splitter.flush():
-                self._submit(utterance, text)
+                self._release(utterance, text)
+            if utterance.stream is not None:  # not expected: the splitter releases all it had
+                self._release(utterance, utterance.stream.text)
             self._jobs.put(_EndOfUtterance(utterance))
             self._current = None
 
@@ -303,9 +314,38 @@ class SpeechPipeline:
         assert self._current is not None
         return self._current
 
-    def _submit(self, utterance: _Utterance, text: str) -> None:
-        self._jobs.put(_Sentence(utterance, utterance.sentences, text))
-        self._emit(SentenceQueued(utterance.turn, utterance.sentences, text, time.monotonic()))
+    def _release(self, utterance: _Utterance, text: str) -> None:
+        """The splitter released a chunk: it ends the open stream, or is synthesized whole."""
+        stream, utterance.stream = utterance.stream, None
+        if stream is not None:
+            utterance.carried, t_started = stream.finish(text)
+            if t_started is not None and not utterance.token.is_set():
+                self._emit(SentenceStarted(utterance.turn, stream.index, text, t_started))
+            return
+        if utterance.carried:  # its first words were spoken already
+            text = text.removeprefix(utterance.carried).strip()
+            utterance.carried = ""
+        if text:
+            self._submit(utterance, _Sentence(utterance, utterance.sentences, text))
+
+    def _stream_pending(self, utterance: _Utterance) -> None:
+        """A voice that streams text gets the next sentence's words as they come (streaming.py)."""
+        if not self.synthesizer.streams_text or utterance.token.is_set() or utterance.failed:
+            return
+        stable = stable_prefix(self._splitter.pending())
+        if utterance.stream is None:
+            if word_count(stable) - word_count(utterance.carried) < MIN_STREAM_WORDS:
+                return
+            utterance.stream = PieceStream(utterance, utterance.sentences, utterance.token, utterance.carried)
+            utterance.carried = ""
+            utterance.stream.push(stable)
+            self._submit(utterance, utterance.stream)
+        else:
+            utterance.stream.push(stable)
+
+    def _submit(self, utterance: _Utterance, job: _Job) -> None:
+        self._jobs.put(job)
+        self._emit(SentenceQueued(utterance.turn, job.index, job.text, time.monotonic()))
         utterance.sentences += 1
 
     def _silence(self, utterance: _Utterance) -> None:
@@ -337,7 +377,7 @@ class SpeechPipeline:
             job = self._jobs.get()
             if job is _CLOSE:
                 return
-            assert isinstance(job, _Sentence | _EndOfUtterance)
+            assert isinstance(job, _Sentence | PieceStream | _EndOfUtterance)
             utterance = job.utterance
             if utterance.token.is_set() or utterance.failed:
                 continue
@@ -349,14 +389,19 @@ class SpeechPipeline:
             else:
                 self._speak_sentence(job)
 
-    def _speak_sentence(self, job: _Sentence) -> None:
+    def _speak_sentence(self, job: _Job) -> None:
         assert self.player is not None
         utterance = job.utterance
         rate = self.synthesizer.sample_rate
         t_first: float | None = None
         samples = 0
+        audio = (
+            self.synthesizer.synthesize_pieces(job.pieces(), self.voice, utterance.token)
+            if isinstance(job, PieceStream)
+            else self.synthesizer.synthesize(job.text, self.voice, utterance.token)
+        )
         try:
-            for pcm in self.synthesizer.synthesize(job.text, self.voice, utterance.token):
+            for pcm in audio:
                 first = t_first is None
                 t_first = time.monotonic() if first else t_first
                 with self._lock:  # atomic with _silence(): no chunk of a cancelled answer gets queued
@@ -376,11 +421,11 @@ class SpeechPipeline:
             SentenceSynthesized(utterance.turn, job.index, job.text, t_first or now, now, samples / rate)
         )
 
-    def _fail(self, job: _Sentence | _EndOfUtterance, error: OlaError) -> None:
+    def _fail(self, job: _Job | _EndOfUtterance, error: OlaError) -> None:
         log.warning("speech failed: %s", error)
         utterance = job.utterance
         utterance.failed = True
-        index = job.index if isinstance(job, _Sentence) else -1
+        index = -1 if isinstance(job, _EndOfUtterance) else job.index
         self._emit(SpeechError(utterance.turn, index, error, time.monotonic()))
         self._end_playback(utterance)  # what was already synthesized still plays
 
@@ -401,6 +446,10 @@ class SpeechPipeline:
             job = event.marker
             if not job.utterance.token.is_set():
                 self._emit(SentenceStarted(job.utterance.turn, job.index, job.text, event.t))
+        elif isinstance(event, ChunkStarted) and isinstance(event.marker, PieceStream):
+            stream = event.marker  # reported now if its text is complete, else when it is (_release)
+            if stream.started(event.t) and not stream.utterance.token.is_set():
+                self._emit(SentenceStarted(stream.utterance.turn, stream.index, stream.text, event.t))
         elif isinstance(event, PlaybackFinished) and isinstance(event.marker, _EndOfUtterance):
             if not event.marker.utterance.token.is_set():
                 self._finished(event.marker.utterance, event.t)

@@ -12,6 +12,12 @@ Design, and why:
 * ``stop()`` (barge-in) empties the queue and aborts the stream, which also discards what
   PortAudio/the server already buffered, then restarts it: silence within one block instead of
   after the whole device latency.
+* Each utterance starts with a small buffer (:mod:`ola_core.speech.playback_queue`): a short
+  first chunk waits up to ``prebuffer_s`` for more instead of stuttering. An empty queue is
+  played as silence, never left to the device; ``underruns`` counts the blocks that ran dry inside
+  an utterance (a gap nobody chose), ``output_underflows`` the device's own underflow flags (the
+  callback came too late: an xrun). ``latency`` (seconds of device buffer) is sized for a CPU
+  busy with the language model: a callback that is a few ms late is not an xrun.
 * Everything actually sent to the device, silence included, is kept in :class:`PlayedSignal`
   with DAC timestamps: the reference an echo canceller subtracts from the microphone.
 * Every notice carries the tokens it depends on: the player's own (replaced by each ``stop()``)
@@ -40,7 +46,8 @@ import numpy as np
 
 from ola_core.cancel import CancelToken
 from ola_core.errors import AudioDeviceError
-from ola_core.speech.playback_buffer import Audio, End, Item, Mark, MarkedResampler, PlayedAudio, PlayedSignal
+from ola_core.speech.playback_buffer import End, Item, Mark, MarkedResampler, PlayedAudio, PlayedSignal
+from ola_core.speech.playback_queue import PlaybackQueue
 
 __all__ = [
     "AudioPlayer",
@@ -154,7 +161,8 @@ class AudioPlayer:
         device: str | None = None,
         *,
         block_ms: float = 10.0,
-        latency: float | str = "low",
+        latency: float | str = 0.05,
+        prebuffer_s: float = 0.06,
         volume: float = 1.0,
         reference_seconds: float = 10.0,
         on_event: Callable[[PlayerEvent], None] | None = None,
@@ -169,8 +177,7 @@ class AudioPlayer:
         self.on_event = on_event
         self.on_played = on_played
         self._volume = float(np.clip(volume, 0.0, 1.0))
-        self._items: collections.deque[Item] = collections.deque()
-        self._offset = 0  # samples of _items[0] already played
+        self._queue = PlaybackQueue(prebuffer_s)  # under _lock
         self._lock = threading.Lock()
         self._converter: MarkedResampler | None = None  # for the source rate of the chunks now arriving
         self._stream: Any = None
@@ -186,8 +193,7 @@ class AudioPlayer:
         self._clock_anchor = 0.0  # DAC time of the first frame since the stream (re)started
         self._clock_frames = 0  # frames written since then
         self._clock_measured = False  # the anchor came from a DAC time, not a latency guess
-        self._underruns = 0
-        self._playing = False  # audio queued and its end() not reached: running dry is a gap
+        self._output_underflows = 0
         self._idle = threading.Event()
         self._idle.set()
         self._dispatcher: threading.Thread | None = None
@@ -211,7 +217,17 @@ class AudioPlayer:
     @property
     def underruns(self) -> int:
         """Blocks in which queued audio ran out before ``end()``: audible gaps."""
-        return self._underruns
+        return self._queue.underruns
+
+    @property
+    def starved_seconds(self) -> float:
+        """Silence played inside utterances because the queue ran dry (the length of the gaps)."""
+        return self._queue.starved_samples / self._rate if self._rate else 0.0
+
+    @property
+    def output_underflows(self) -> int:
+        """Callbacks the device reported as too late (PortAudio's output underflow: an xrun)."""
+        return self._output_underflows
 
     @property
     def output_latency(self) -> float:
@@ -246,9 +262,7 @@ class AudioPlayer:
         """Silence now and drop everything queued (barge-in). The player stays usable."""
         with self._lock:
             self._drop_notices()
-            self._items.clear()
-            self._offset = 0
-            self._playing = False
+            self._queue.clear()
             self._idle.set()
         self._converter = None
         stream = self._stream
@@ -303,8 +317,7 @@ class AudioPlayer:
         if not items:
             return
         with self._lock:
-            self._items.extend(items)
-            self._playing = self._playing or any(isinstance(item, Audio) for item in items)
+            self._queue.extend(items)
             self._idle.clear()
 
     def _target(self) -> OutputTarget:
@@ -398,35 +411,20 @@ class AudioPlayer:
         if len(self._block) < frames:
             self._block = np.zeros(frames, np.float32)
         block = self._block[:frames]
-        filled = 0
+        if status and status.output_underflow:
+            self._output_underflows += 1
         with self._lock:
-            items = self._items
-            while filled < frames and items:
-                item = items[0]
-                if isinstance(item, Audio):
-                    n = min(frames - filled, len(item.pcm) - self._offset)
-                    block[filled : filled + n] = item.pcm[self._offset : self._offset + n]
-                    filled += n
-                    self._offset += n
-                    if self._offset < len(item.pcm):
-                        break
-                    self._offset = 0
-                elif isinstance(item, Mark):
-                    tag = item.marker
-                    assert isinstance(tag, _Tag)
-                    self._notices.put((ChunkStarted(tag.marker, t0 + filled / self._rate), tag.tokens))
-                else:
-                    tag = item.marker
-                    assert isinstance(tag, _Tag)
-                    self._notices.put((PlaybackFinished(tag.marker, t0 + filled / self._rate), tag.tokens))
-                    self._playing = False
-                items.popleft()
-            if filled < frames and self._playing:
-                self._underruns += 1
-            if not items:
+            reached = self._queue.fill(block, self._rate, now)
+            for item, at in reached:
+                tag = item.marker
+                assert isinstance(tag, _Tag)
+                t = t0 + at / self._rate
+                event = (
+                    ChunkStarted(tag.marker, t) if isinstance(item, Mark) else PlaybackFinished(tag.marker, t)
+                )
+                self._notices.put((event, tag.tokens))
+            if self._queue.empty:
                 self._idle.set()
-        if filled < frames:
-            block[filled:] = 0.0
         block *= self._volume
         outdata[:] = block[:, None]
         if self.played is not None:
@@ -440,9 +438,7 @@ class AudioPlayer:
 
     def _lose(self, error: AudioDeviceError) -> None:
         with self._lock:
-            self._items.clear()
-            self._offset = 0
-            self._playing = False
+            self._queue.clear()
             self._idle.set()
             self._drop_notices()
         self._converter = None

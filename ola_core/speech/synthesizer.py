@@ -5,6 +5,11 @@ It is driven from one synthesis thread, sentence after sentence, each call with 
 :class:`~ola_core.cancel.CancelToken`: once the token is set (barge-in, from any thread) the call
 stops between chunks; a voice with a slow step (a subprocess) also registers a callback on it.
 
+A voice that can start speaking a sentence before its text is complete (CosyVoice2's
+bi-streaming) says so with ``streams_text`` and implements :meth:`Synthesizer.synthesize_pieces`:
+the speech pipeline then hands it the sentence's words as the model writes them. Every other
+voice gets whole chunks (the default ``synthesize_pieces`` waits for all the pieces).
+
 Why a watchdog: the CosyVoice runtime can hang forever when its LLM thread dies (it polls a
 dictionary that is never filled; docs/speech-output-notes.md §1.2), and a hung synthesizer would hang the
 whole turn. :class:`WatchdogSynthesizer` runs the wrapped generator on a worker thread and turns
@@ -20,7 +25,7 @@ import queue
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,12 +48,21 @@ class Synthesizer(ABC):
     name: str
     sample_rate: int
     languages: frozenset[str]  # ISO 639-1 codes this voice speaks well, e.g. {"en"} or {"zh", "en"}
+    streams_text: bool = False  # synthesize_pieces speaks before the last piece has arrived
 
     @abstractmethod
     def synthesize(
         self, text: str, voice: str | None = None, cancel: CancelToken | None = None
     ) -> Iterator[np.ndarray]:
         """Yield float32 mono chunks (n,) for ``text``; stop between chunks once ``cancel`` is set."""
+
+    def synthesize_pieces(
+        self, pieces: Iterable[str], voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
+        """Like ``synthesize`` for text that arrives in pieces (words with their leading space; the
+        iterator may block until the next one exists). This default waits for the whole text; a
+        voice with ``streams_text`` starts before the last piece."""
+        yield from self.synthesize("".join(pieces), voice, cancel)
 
     def warm_up(self) -> None:
         """Pay one-off costs (sessions, caches, graph compilation) before the first real sentence."""
@@ -74,6 +88,28 @@ _DONE = object()
 _worker_ids = itertools.count()
 
 
+class _TextFeed:
+    """The pieces a voice reads, with when it last got one and whether it waits for the next."""
+
+    def __init__(self, pieces: Iterable[str]) -> None:
+        self._pieces = pieces
+        self.waiting = False  # blocked until the model writes more: not a stall of the voice
+        self.last = time.monotonic()  # when the voice last received text
+
+    def __iter__(self) -> Iterator[str]:
+        pieces = iter(self._pieces)
+        while True:
+            self.waiting = True
+            try:
+                piece = next(pieces)
+            except StopIteration:
+                return
+            finally:
+                self.waiting = False
+                self.last = time.monotonic()
+            yield piece
+
+
 class WatchdogSynthesizer(Synthesizer):
     """Wraps a synthesizer so that a stall or crash becomes a :class:`SynthesisError`.
 
@@ -90,6 +126,7 @@ class WatchdogSynthesizer(Synthesizer):
         self.name = inner.name
         self.sample_rate = inner.sample_rate
         self.languages = inner.languages
+        self.streams_text = inner.streams_text
         self.first_chunk_timeout = first_chunk_timeout
         self.chunk_timeout = chunk_timeout
 
@@ -102,6 +139,23 @@ class WatchdogSynthesizer(Synthesizer):
     def synthesize(
         self, text: str, voice: str | None = None, cancel: CancelToken | None = None
     ) -> Iterator[np.ndarray]:
+        return self._watch(lambda inner: self.inner.synthesize(text, voice, inner), cancel, None)
+
+    def synthesize_pieces(
+        self, pieces: Iterable[str], voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
+        """Under the same watchdog; the time the voice spends waiting for the next piece (the model
+        is still writing) does not count as a stall."""
+        feed = _TextFeed(pieces)
+        return self._watch(lambda inner: self.inner.synthesize_pieces(feed, voice, inner), cancel, feed)
+
+    def _watch(
+        self,
+        start: Callable[[CancelToken], Iterator[np.ndarray]],
+        cancel: CancelToken | None,
+        feed: _TextFeed | None,
+    ) -> Iterator[np.ndarray]:
+        """Run ``start(token)``'s chunks on a worker thread and hand them over; see the class doc."""
         turn = cancel or CancelToken()
         # The inner call's own token: set by the turn's, by a stall, or when this generator closes.
         inner = CancelToken()
@@ -109,7 +163,7 @@ class WatchdogSynthesizer(Synthesizer):
         chunks: queue.Queue[_Chunk | _Failed | object] = queue.Queue()
 
         def work() -> None:
-            stream = self.inner.synthesize(text, voice, inner)
+            stream = start(inner)
             try:
                 for pcm in stream:
                     if inner.is_set():
@@ -128,7 +182,7 @@ class WatchdogSynthesizer(Synthesizer):
         timeout = self.first_chunk_timeout
         try:
             while True:
-                item = self._next(chunks, timeout, turn, inner)
+                item = self._next(chunks, timeout, turn, inner, feed)
                 if item is None:  # cancelled
                     return
                 if item is _DONE:
@@ -149,14 +203,18 @@ class WatchdogSynthesizer(Synthesizer):
         timeout: float,
         turn: CancelToken,
         inner: CancelToken,
+        feed: _TextFeed | None,
     ) -> _Chunk | _Failed | object | None:
-        """The next item from the worker, None once cancelled; raises after ``timeout`` seconds."""
+        """The next item from the worker, None once cancelled; raises after ``timeout`` seconds
+        without a chunk (counted from the last piece of text the voice received, if later)."""
         deadline = time.monotonic() + timeout
         while True:
             if turn.is_set():
                 return None
+            if feed is not None:
+                deadline = max(deadline, feed.last + timeout)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 and not (feed is not None and feed.waiting):
                 inner.cancel("stalled")
                 raise SynthesisError(
                     f"The {self.name} voice stopped responding (no audio for "
@@ -165,7 +223,7 @@ class WatchdogSynthesizer(Synthesizer):
                 )
             try:
                 # Short waits so that a cancel() is noticed promptly even while the engine stalls.
-                return chunks.get(timeout=min(remaining, 0.02))
+                return chunks.get(timeout=min(remaining, 0.02) if remaining > 0 else 0.02)
             except queue.Empty:
                 continue
 

@@ -5,13 +5,18 @@ person would say, so digits must become words. We cover what an assistant's answ
 integers, decimals and percentages in English and Chinese, a few symbols, Chinese full stops,
 and pieces short enough for the LM (it was trained on ≤ ~80-token pieces; the sentence splitter
 of the speech pipeline usually hands over single sentences already).
+
+Text that arrives in pieces (words as the model writes them, :func:`normalize_pieces`) gets the
+same rules piece by piece, the language decided once for the whole stream; a trailing word with a
+digit waits for the next piece, because "3" may still become "3.14" or "3%".
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
-__all__ = ["chinese_number", "english_number", "normalize_text"]
+__all__ = ["chinese_number", "english_number", "normalize_pieces", "normalize_text"]
 
 _ONES = [
     "zero",
@@ -42,6 +47,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(\d+(?:,\d{3})*)(?:\.(\d+))?(%?)")
 _MAX_PIECE_CHARS = {"en": 240, "zh": 80}
 _BREAKS = re.compile(r"(?<=[.!?;。！？；])\s*")
+_TRAILING_NUMBER = re.compile(r"\s*\S*\d\S*$")  # the last word (and its space), if it holds a digit
 
 
 def english_number(integer: int) -> str:
@@ -114,12 +120,13 @@ def _numbers(text: str, chinese: bool) -> str:
     return _NUMBER.sub(spell, text)
 
 
-def normalize_text(text: str) -> list[str]:
-    """Pieces ready for the tokenizer; empty when nothing speakable is left."""
+def normalize_text(text: str, chinese: bool | None = None) -> list[str]:
+    """Pieces ready for the tokenizer; empty when nothing speakable is left. ``chinese``: read
+    numbers and punctuation as Chinese (None: when the text has a Han character)."""
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         return []
-    chinese = bool(_CJK.search(text))
+    chinese = bool(_CJK.search(text)) if chinese is None else chinese
     text = _numbers(text, chinese)
     if chinese:
         text = re.sub(r"(?<=[\u3400-\u9fff])\.", "。", text)
@@ -136,3 +143,28 @@ def normalize_text(text: str) -> list[str]:
         else:
             pieces.append(sentence)
     return [p.strip() for p in pieces if re.search(r"\w", p)]
+
+
+def normalize_pieces(pieces: Iterable[str]) -> Iterator[str]:
+    """Streamed text (pieces with their leading white space) -> normalised pieces for the LM.
+
+    A piece's words keep their leading space (the tokenizer reads " word" as upstream's LLM
+    deltas give it); a trailing word that holds a digit is kept back until the next piece.
+    """
+    held = ""
+    chinese: bool | None = None
+    for piece in pieces:
+        text = held + piece
+        number = _TRAILING_NUMBER.search(text)
+        cut = number.start() if number else len(text)
+        ready, held = text[:cut], text[cut:]
+        chinese = chinese or bool(_CJK.search(ready)) or None
+        if out := _normalize_piece(ready, bool(chinese)):
+            yield out
+    if out := _normalize_piece(held, bool(chinese or _CJK.search(held))):
+        yield out
+
+
+def _normalize_piece(text: str, chinese: bool) -> str:
+    joined = ("" if chinese else " ").join(normalize_text(text, chinese))
+    return " " + joined if joined and text[:1].isspace() and not chinese else joined

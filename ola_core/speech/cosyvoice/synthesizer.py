@@ -2,7 +2,8 @@
 
 The model loads on first use (or ``warm_up``). Each ``synthesize`` call normalises the text
 (frontend.py), runs the streaming runtime and yields 24 kHz chunks; ``cancel()`` from any
-thread makes the running call return within one LM step or one ODE step.
+thread makes the running call return within one LM step or one ODE step. It streams text
+(``synthesize_pieces``): the speech pipeline hands it a sentence's words as they are written.
 
 Selection rule (speech/selection.py): "auto" prefers CosyVoice (priority 80) when its model
 folder is present and a CUDA GPU is available; on a CPU it is listed as unavailable (far slower
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import itertools
 import os
 import shutil
 import tempfile
@@ -37,7 +39,7 @@ from ola_core.speech.cosyvoice.files import (
     find_beside,
     missing_files,
 )
-from ola_core.speech.cosyvoice.frontend import normalize_text
+from ola_core.speech.cosyvoice.frontend import normalize_pieces, normalize_text
 from ola_core.speech.cosyvoice.loading import LoadedCosyVoice, load_cosyvoice
 from ola_core.speech.cosyvoice.runtime import CosyVoiceRuntime, VoicePrompt
 from ola_core.speech.cosyvoice.voices import ensure_default_voices, voice_for, voices_file
@@ -55,6 +57,7 @@ class CosyVoiceSynthesizer(Synthesizer):
     name = NAME
     sample_rate = 24_000
     languages = frozenset({"en", "zh"})
+    streams_text = True
 
     def __init__(
         self,
@@ -118,16 +121,21 @@ class CosyVoiceSynthesizer(Synthesizer):
     def synthesize_pieces(
         self, pieces: Iterable[str], voice: str | None = None, cancel: CancelToken | None = None
     ) -> Iterator[np.ndarray]:
-        """Like ``synthesize``, but the text arrives in pieces (e.g. LLM deltas) and speech starts
-        before it is complete (CosyVoice2 bi-streaming). Pieces get no text normalisation (as
-        upstream): hand over text without digits, or finished sentences through ``synthesize``."""
+        """Like ``synthesize``, but the text arrives in pieces (words as the model writes them) and
+        speech starts before it is complete (CosyVoice2 bi-streaming). The pieces are normalised
+        as they come (frontend.normalize_pieces); the voice follows the first piece's language."""
         token = cancel or CancelToken()
 
         def should_stop() -> bool:
             return token.is_set()
 
+        normalized = normalize_pieces(pieces)
+        first = next(normalized, None)
+        if first is None or should_stop():
+            return
+        prompt = self.voice_prompt(voice, first)
         for pcm in self.runtime.synthesize_pieces(
-            pieces, self.voice_prompt(voice), stream=self.stream, should_stop=should_stop
+            itertools.chain([first], normalized), prompt, stream=self.stream, should_stop=should_stop
         ):
             if should_stop():
                 return
