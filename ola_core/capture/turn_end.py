@@ -234,5 +234,6 @@ def _fitted_change(times: np.ndarray, values: np.ndarray) -> float:
     """Least-squares slope × time span: the change over the stretch, robust to frame jitter."""
     if len(times) < 2 or times[-1] - times[0] < 1e-9:
         return 0.0
-    slope = np.polyfit(times, values, 1)[0]
+    dt = times - times.mean()
+    slope = np.dot(dt, values - values.mean()) / np.dot(dt, dt)
     return float(slope * (times[-1] - times[0]))
