@@ -16,7 +16,8 @@ downloads:
   ellipsis (..., … or . . .) only when a frequent sentence starter follows ("in the U.S. How about
   you?", but "U.S. Government"; "her ... In Hong Kong", but "is . . . I didn't"); four dots are a
   full stop and an ellipsis;
-* a line end (heading, list item, paragraph) is a hard boundary;
+* a line end (heading, list item, paragraph) is a hard boundary, and so is a bullet (•) inside a
+  line;
 * a piece shorter than ``min_units`` is merged with the next one;
 * a run-on is cut after ``max_units`` at its last clause break, else its last space.
 
@@ -62,7 +63,8 @@ _STARTERS = frozenset(
     thanks thank sure okay ok well oh hi hello some many most all each every both another""".split()  # noqa: SIM905
 )
 _OPENERS = "\"'“‘(["
-_LIST_ITEM_OPENERS = "\n.!?:;。！？；：•‣⁃-*"  # a "1." after one of these (or first) numbers an item
+_BULLETS = "•‣⁃"  # an item starts at one of these, even inside a line
+_LIST_ITEM_OPENERS = "\n.!?:;。！？；：-*" + _BULLETS  # a "1." after one of these (or first) numbers an item
 _CJK_TITLE_OPEN = "《〈"  # a sentence end inside a book-title mark is part of the title
 _CJK_TITLE_CLOSE = "》〉"
 _NEXT_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
@@ -164,6 +166,9 @@ class SentenceSplitter:
                     return j + 1
             elif j < run_end or in_title:
                 pass
+            elif c in _BULLETS and j and t[j - 1].isspace():
+                if units - 1 >= self.min_units:
+                    return j  # "• 9. The first item • 10. The second item": a new item starts
             elif c in _CJK_ENDS or c in _LATIN_ENDS:
                 k = _run_end(t, j)
                 run_end = k
@@ -262,9 +267,10 @@ def _word_before(t: str, j: int) -> str:
 
 def _numbers_list_item(t: str, j: int, word: str) -> bool:
     """Whether the full stop t[j] follows the number of a list item: "1." at an item start."""
-    if not (word.isdigit() and len(word) <= 2):
+    number = word.lstrip(_BULLETS)
+    if not (number.isdigit() and len(number) <= 2):
         return False
-    i = j - len(word)
+    i = j - len(number)
     while i > 0 and t[i - 1] in " \t":
         i -= 1
     return i == 0 or t[i - 1] in _LIST_ITEM_OPENERS

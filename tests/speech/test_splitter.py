@@ -168,6 +168,11 @@ READER_CUTS = [
         id="contractions-start-sentences",
     ),
     pytest.param(
+        "Pick one: • 9. The red one • 10. The blue one ⁃11. Neither.",
+        ["Pick one:", "• 9. The red one", "• 10. The blue one", "⁃11. Neither."],
+        id="bullets-inside-a-line",
+    ),
+    pytest.param(
         "It was 1985. Then came 2. Bye.", ["It was 1985.", "Then came 2.", "Bye."], id="numbers-end"
     ),
 ]
@@ -281,6 +286,8 @@ _READER = st.lists(
             "好",
             '"',
             "“",
+            "•",
+            "⁃",
         ]
     ),
     max_size=60,

@@ -19,9 +19,9 @@ import pytest
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "splitter_accuracy.py"
 
 # (set, language) -> (least examples right, of how many). Measured on 2026-12-02, ours with
-# boundaries only: 40/48, 2/2, 395/397, 392/397; the floors allow one Golden Rule, two documents.
+# boundaries only: 42/48, 2/2, 395/397, 392/397; the floors allow one Golden Rule, two documents.
 FLOORS = {
-    ("Golden Rules", "en"): (39, 48),
+    ("Golden Rules", "en"): (41, 48),
     ("Golden Rules", "zh"): (2, 2),
     ("UD PUD", "en"): (393, 397),
     ("UD PUD", "zh"): (390, 397),
