@@ -5,6 +5,7 @@ real-time factor (synthesis seconds / audio seconds) over a fixed set of sentenc
 languages it speaks. For the splitter: processing time per delta and how long it holds a
 finished sentence back (its look-ahead, in deltas and in ms at a given token rate) on a fixed
 answer cut into token-like deltas (words with their leading space, one CJK character each).
+``--answers N`` speaks whole answers instead (:mod:`ola_core.commands.bench_answers`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import platform
 import re
 import statistics
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ola_core.speech.splitter import SentenceSplitter
@@ -154,15 +156,14 @@ def _raw_end(raw: str, chunk: str, cursor: int) -> int:
     return end
 
 
-def run_benchmark(synthesizer: str | None = None) -> dict[str, Any]:
+def each_voice(
+    synthesizer: str | None, measure: Callable[[Synthesizer], dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``measure`` every voice engine that runs here (or only ``synthesizer``); the others' reason."""
     from ola_core.speech.selection import VoiceContext, list_voices
 
     context = VoiceContext()
-    engines = []
-    for entry, name, reason in list_voices(context):
-        if synthesizer not in (None, name):
-            continue
-        engines.append((entry, name, reason))
+    engines = [row for row in list_voices(context) if synthesizer in (None, row[1])]
     if synthesizer is not None and not engines:
         from ola_core.errors import SynthesisError
 
@@ -175,7 +176,12 @@ def run_benchmark(synthesizer: str | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         engine = entry.create(context)
         load_s = time.perf_counter() - t0
-        results[name] = {"create_s": round(load_s, 3), **bench_synthesizer(engine)}
+        results[name] = {"create_s": round(load_s, 3), **measure(engine)}
+    return results
+
+
+def run_benchmark(synthesizer: str | None = None) -> dict[str, Any]:
+    results = each_voice(synthesizer, bench_synthesizer)
     return {
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "synthesizers": results,
@@ -188,6 +194,8 @@ def _handle(args: argparse.Namespace) -> int:
         from ola_core.speech.cosyvoice.synthesizer import use_tiny_model
 
         use_tiny_model()
+    if args.answers:
+        return _handle_answers(args)
     report = run_benchmark(args.synthesizer)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -209,6 +217,32 @@ def _handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _handle_answers(args: argparse.Namespace) -> int:
+    """``--answers N``: every available voice (or the chosen one) speaks N answers on the speaker."""
+    from ola_core.commands.bench_answers import run_answers
+
+    results = each_voice(
+        args.synthesizer, lambda voice: run_answers(voice, token_stream, args.answers, args.tokens_per_s)
+    )
+    report = {"machine": {"cpu": platform.processor() or platform.machine()}, "answers": results}
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    for name, figures in results.items():
+        if "unavailable" in figures:
+            print(f"{name:>12}: unavailable ({figures['unavailable']})")
+            continue
+        print(
+            f"{name:>12}: {figures['answers']} answers, {figures['audio_s']} s of audio: "
+            f"{figures['underruns']} underruns ({figures['starved_ms_total']} ms of silence), "
+            f"{figures['output_underflows']} device underflows; gaps between sentences p50 "
+            f"{figures['gap_ms_p50']} ms, max {figures['gap_ms_max']} ms; first clause → first audio "
+            f"p50 {figures['first_clause_to_audio_ms_p50']} ms, first token → first audio p50 "
+            f"{figures['first_token_to_audio_ms_p50']} ms"
+        )
+    return 0
+
+
 def register(topics: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = topics.add_parser("speech", help="voices (first-chunk latency, RTF) and the sentence splitter")
     parser.add_argument("--synthesizer", help="only this voice engine (default: every one)")
@@ -217,5 +251,16 @@ def register(topics: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--tiny",
         action="store_true",
         help="CosyVoice: write a tiny random model folder and run it on the CPU (times the code path, not the voice)",
+    )
+    parser.add_argument(
+        "--answers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="speak N answers, streamed like the model's text, through the pipeline and the speaker: "
+        "underruns, gaps between sentences, first audio",
+    )
+    parser.add_argument(
+        "--tokens-per-s", type=float, default=25.0, help="with --answers: how fast the text streams"
     )
     parser.set_defaults(handler=_handle)

@@ -330,11 +330,13 @@ class SpeechPipeline:
 
     def _stream_pending(self, utterance: _Utterance) -> None:
         """A voice that streams text gets the next sentence's words as they come (streaming.py)."""
-        if not self.synthesizer.streams_text or utterance.token.is_set() or utterance.failed:
+        if utterance.token.is_set() or utterance.failed:
             return
         stable = stable_prefix(self._splitter.pending())
         if utterance.stream is None:
             if word_count(stable) - word_count(utterance.carried) < MIN_STREAM_WORDS:
+                return
+            if not self.synthesizer.streams_text_for(stable):
                 return
             utterance.stream = PieceStream(utterance, utterance.sentences, utterance.token, utterance.carried)
             utterance.carried = ""

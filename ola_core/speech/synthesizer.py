@@ -56,6 +56,11 @@ class Synthesizer(ABC):
     ) -> Iterator[np.ndarray]:
         """Yield float32 mono chunks (n,) for ``text``; stop between chunks once ``cancel`` is set."""
 
+    def streams_text_for(self, text: str) -> bool:
+        """Whether a sentence starting with ``text`` would be streamed (a voice that routes each
+        sentence to another engine, by its language, answers for the engine it would pick)."""
+        return self.streams_text
+
     def synthesize_pieces(
         self, pieces: Iterable[str], voice: str | None = None, cancel: CancelToken | None = None
     ) -> Iterator[np.ndarray]:
@@ -132,6 +137,9 @@ class WatchdogSynthesizer(Synthesizer):
 
     def voices(self) -> tuple[str, ...]:
         return self.inner.voices()
+
+    def streams_text_for(self, text: str) -> bool:
+        return self.inner.streams_text_for(text)
 
     def warm_up(self) -> None:
         self._guard(self.inner.warm_up, self.first_chunk_timeout, "warming up")

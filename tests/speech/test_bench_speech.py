@@ -31,3 +31,27 @@ def test_bench_speech_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_speech_unknown_synthesizer(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "speech", "--synthesizer", "nope"]) == 2
     assert "no voice engine" in capsys.readouterr().err
+
+
+@pytest.mark.audio
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_bench_speech_answers_on_the_speaker(
+    virtual_audio: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "bench",
+        "speech",
+        "--synthesizer",
+        "espeak-ng",
+        "--answers",
+        "2",
+        "--tokens-per-s",
+        "50",
+        "--json",
+    ]
+    assert main(argv) == 0
+    figures = json.loads(capsys.readouterr().out)["answers"]["espeak-ng"]
+    assert figures["answers"] == 2 and figures["audio_s"] > 5
+    assert figures["gaps"] >= 2  # every answer has several sentences
+    assert figures["underruns"] >= 0 and figures["output_underflows"] >= 0
+    assert 0 < figures["first_clause_to_audio_ms_p50"] < figures["first_token_to_audio_ms_p50"]

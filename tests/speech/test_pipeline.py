@@ -259,3 +259,29 @@ def test_a_vanishing_speaker_is_an_error_event_for_the_answer_being_spoken(virtu
         assert pipeline.wait(1.0)
     finally:
         pipeline.close()
+
+
+def test_an_offline_voice_starts_at_the_first_clause() -> None:
+    """The first chunk ends at a clause break: the voice speaks it while the sentence is written."""
+    events = Events()
+    synth = ToneSynthesizer()
+    pipeline = SpeechPipeline(synth, RecordingSink(), on_event=events)
+    text = "Well, the weather today is sunny and warm, so we can go out for a long walk in the park."
+    fed = []
+    try:
+        for i, word in enumerate(text.split(" ")):
+            pipeline.feed(word if i == 0 else " " + word)
+            fed.append((time.monotonic(), word))
+            time.sleep(0.02)
+        pipeline.finish()
+        assert pipeline.wait(5.0)
+    finally:
+        pipeline.close()
+    assert synth.calls == [
+        "Well, the weather today is sunny and warm,",
+        "so we can go out for a long walk in the park.",
+    ]
+    first = events.of(SentenceSynthesized)[0]
+    t_so = next(t for t, word in fed if word == "so")
+    assert events.of(SentenceQueued)[0].t <= t_so  # released when the next word came
+    assert first.t_first_chunk < fed[-1][0]  # its audio existed before the sentence was complete

@@ -203,3 +203,23 @@ def test_a_streamed_sentence_is_reported_started_exactly_once(order: str) -> Non
         assert stream.finish("Some words of it and more.") == ("", None)
         assert stream.started(1.5)
     assert stream.text == "Some words of it and more."
+
+
+def test_a_voice_may_stream_some_sentences_only() -> None:
+    """A voice routing by language (CosyVoice for English, espeak-ng for the rest) decides per
+    sentence from its first words; the others go whole."""
+
+    class EnglishStreams(PieceToneSynthesizer):
+        def streams_text_for(self, text: str) -> bool:
+            return text.isascii()
+
+    synth = EnglishStreams()
+    pipeline = SpeechPipeline(synth, RecordingSink())
+    try:
+        _feed_words(pipeline, "Ça va très bien merci beaucoup pour la question. " + ANSWER, 0.01)
+        pipeline.finish()
+        assert pipeline.wait(10.0)
+    finally:
+        pipeline.close()
+    assert synth.calls[0] == "Ça va très bien merci beaucoup pour la question."  # whole
+    assert len(synth.pieces) == 2  # the two English sentences were streamed

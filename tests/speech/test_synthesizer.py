@@ -121,3 +121,32 @@ def test_warm_up_failures_and_stalls_are_reported() -> None:
         WatchdogSynthesizer(BadWarmUp()).warm_up()
     with pytest.raises(SynthesisError, match="warming up"):
         WatchdogSynthesizer(StuckWarmUp(), first_chunk_timeout=0.2).warm_up()
+
+
+def test_a_voice_that_does_not_stream_text_gets_the_pieces_joined() -> None:
+    inner = ToneSynthesizer()
+    guarded = WatchdogSynthesizer(inner)
+    assert not guarded.streams_text
+    chunks = list(guarded.synthesize_pieces(iter(["Hello", " there,", " you."])))
+    assert inner.calls == ["Hello there, you."] and chunks
+
+
+def test_pieces_run_under_the_watchdog_and_waiting_for_text_is_no_stall() -> None:
+    class Streaming(ToneSynthesizer):
+        streams_text = True
+
+        def synthesize_pieces(self, pieces, voice=None, cancel=None):  # type: ignore[no-untyped-def]
+            for piece in pieces:
+                yield from self.synthesize(piece, voice, cancel)
+
+    def slow_text() -> Iterator[str]:
+        for piece in ["One two", " three four"]:
+            time.sleep(0.5)  # the model is slow: longer than the watchdog's time
+            yield piece
+
+    guarded = WatchdogSynthesizer(Streaming(), first_chunk_timeout=0.2, chunk_timeout=0.2)
+    assert guarded.streams_text
+    assert len(list(guarded.synthesize_pieces(slow_text()))) >= 2
+    stalling = WatchdogSynthesizer(Streaming(stall_on="stall"), chunk_timeout=0.2)
+    with pytest.raises(SynthesisError):
+        list(stalling.synthesize_pieces(iter(["Please stall on this long text"])))
