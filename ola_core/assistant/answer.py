@@ -382,7 +382,7 @@ class AnswerRun:
 
         try:
             self._engine.answer(
-                self._turn, on_delta, self._options, self.token, ready if self.speculative else None
+                self._turn, on_delta, self._options, self.token, ready=ready if self.speculative else None
             )
         finally:
             if self._filter is not None and not self.cancelled:

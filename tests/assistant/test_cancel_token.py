@@ -74,9 +74,9 @@ def slow_voice_session(
     engine_tokens: list[CancelToken] = []
     answer = engine.answer
 
-    def spy(turn: Any, on_delta: Any, settings: Any = None, cancel: Any = None) -> Any:
+    def spy(turn: Any, on_delta: Any, settings: Any = None, cancel: Any = None, ready: Any = None) -> Any:
         engine_tokens.append(cancel)
-        return answer(turn, on_delta, settings, cancel)
+        return answer(turn, on_delta, settings, cancel, ready=ready)
 
     monkeypatch.setattr(engine, "answer", spy)
     handled: list[float] = []  # seconds the loop spent on each message
