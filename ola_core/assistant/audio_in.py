@@ -177,6 +177,10 @@ class ReplayInput(AudioInput):
     """
 
     BLOCK = SAMPLE_RATE // 50  # 20 ms, a typical PortAudio block
+    # Each utterance starts on this grid of the delivered stream (a multiple of the block and of
+    # every endpointer frame: 10, 20, 30 ms), so the endpointer frames a replayed utterance the
+    # same way whatever the timing before it: the same file gives the same turn, to the sample.
+    ALIGN = 3 * BLOCK
 
     def __init__(
         self, *, speed: float = 1.0, level_every: int = 2, clock: Callable[[], float] = time.monotonic
@@ -184,7 +188,7 @@ class ReplayInput(AudioInput):
         super().__init__()
         self.speed = speed
         self._clock = clock
-        self._queue: deque[np.ndarray] = deque()
+        self._queue: deque[tuple[np.ndarray, bool]] = deque()  # (block, first of an utterance)
         self._queue_lock = threading.Lock()
         self._drained = threading.Event()
         self._drained.set()
@@ -192,6 +196,7 @@ class ReplayInput(AudioInput):
         self._thread: threading.Thread | None = None
         self._level_every = level_every
         self.fed_s = 0.0  # seconds of audio delivered so far (speech and silence)
+        self._fed_blocks = 0
 
     def say(self, pcm: np.ndarray) -> None:
         """Queue (n,) int16 or float32 16 kHz PCM to be "spoken" after what is already queued."""
@@ -202,7 +207,7 @@ class ReplayInput(AudioInput):
                 block = pcm[i : i + self.BLOCK]
                 if len(block) < self.BLOCK:
                     block = np.concatenate([block, np.zeros(self.BLOCK - len(block), np.int16)])
-                self._queue.append(block)
+                self._queue.append((block, i == 0))
             self._drained.clear()
 
     def say_file(self, path: Path) -> None:
@@ -233,10 +238,15 @@ class ReplayInput(AudioInput):
         n = 0
         while not self._stop_event.is_set():
             with self._queue_lock:
-                block = self._queue.popleft() if self._queue else None
-                if block is None:
+                block: np.ndarray | None = None
+                if self._queue:
+                    first = self._queue[0][1]
+                    if not first or self._fed_blocks % (self.ALIGN // self.BLOCK) == 0:
+                        block = self._queue.popleft()[0]
+                else:
                     self._drained.set()
             block = silence if block is None else block
+            self._fed_blocks += 1
             next_t += period
             delay = next_t - self._clock()
             if delay > 0:

@@ -154,6 +154,17 @@ class _Frame:
     t0: float  # time of its first sample
     t1: float  # time just after its last sample
     voiced: bool
+    n0: int  # index of its first sample in the stream: what cuts are made by (times jitter, counts not)
+
+    @property
+    def n1(self) -> int:
+        """Index just after its last sample."""
+        return self.n0 + len(self.pcm)
+
+
+def _samples(ms: float) -> int:
+    """Samples in ``ms`` milliseconds at 16 kHz."""
+    return round(ms * SAMPLE_RATE / 1000)
 
 
 def _join(frames: list[_Frame]) -> np.ndarray:
@@ -194,6 +205,7 @@ class Endpointer:
         self._turn: list[_Frame] | None = None
         self._t_first = 0.0  # of the open turn
         self._t_last_voiced = 0.0  # end of its last voiced frame so far
+        self._n_first = self._n_last_voiced = 0  # the same two as sample indices
         self._wait_s: float | None = None  # end-of-turn wait of the current silence, once decided
         self._paused = False  # a SpeechPaused was reported for the current silence
         self._ptt_press: float | None = None
@@ -203,6 +215,11 @@ class Endpointer:
     def _time_of(self, count: int) -> float:
         anchor_count, anchor_t = self._anchor
         return anchor_t + (count - anchor_count) / SAMPLE_RATE
+
+    def _count_at(self, t: float) -> int:
+        """The sample index at time ``t`` (the inverse of :meth:`_time_of`)."""
+        anchor_count, anchor_t = self._anchor
+        return anchor_count + round((t - anchor_t) * SAMPLE_RATE)
 
     @property
     def now(self) -> float:
@@ -244,8 +261,9 @@ class Endpointer:
             t = self._time_of(self._count) if t is None else t
             if down and self._turn is None:
                 self._ptt_press, self._ptt_release = t, None
+                n = self._count_at(t)
                 self._start_turn(
-                    events, t, [f for f in self._recent if f.t1 > t - self.config.pre_roll_ms / 1000]
+                    events, t, n, [f for f in self._recent if f.n1 > n - _samples(self.config.pre_roll_ms)]
                 )
             elif not down and self._turn is not None:
                 self._ptt_release = t
@@ -289,17 +307,19 @@ class Endpointer:
             for i in range(n_frames):
                 start = first + i * self._frame_len
                 frame = buf[i * self._frame_len : (i + 1) * self._frame_len]
-                self._process(events, frame, self._time_of(start), self._time_of(start + self._frame_len))
+                self._process(
+                    events, frame, start, self._time_of(start), self._time_of(start + self._frame_len)
+                )
             self._pending = buf[n_frames * self._frame_len :].copy()
         self._emit(events)
         return events
 
-    def _process(self, events: list[CaptureEvent], pcm: np.ndarray, t0: float, t1: float) -> None:
+    def _process(self, events: list[CaptureEvent], pcm: np.ndarray, n0: int, t0: float, t1: float) -> None:
         rms_db = level_dbfs(pcm)[0]
         self._levels.append(rms_db)
         loud = rms_db >= min(self._levels) + self.config.noise_margin_db
         voiced = loud and self._vad.is_speech(pcm.tobytes(), SAMPLE_RATE)
-        frame = _Frame(pcm.copy(), t0, t1, voiced)
+        frame = _Frame(pcm.copy(), t0, t1, voiced, n0)
         t_run = self._sustained.update(voiced, t0, t1)
         if t_run is not None:
             events.append(SustainedSpeech(t_run, t1))
@@ -307,16 +327,16 @@ class Endpointer:
         if self._turn is None:
             self._recent.append(frame)
             if self._mode == "vad":
-                window = [f for f in self._recent if f.t1 > t1 - cfg.start_window_ms / 1000 + _EPS]
-                voiced_s = sum(f.t1 - f.t0 for f in window if f.voiced)
-                if voiced_s >= cfg.min_speech_ms / 1000 - _EPS:
-                    onset = next(f for f in window if f.voiced).t0
-                    keep = [f for f in self._recent if f.t1 > onset - cfg.pre_roll_ms / 1000 + _EPS]
-                    self._start_turn(events, onset, keep)
+                window = [f for f in self._recent if f.n1 > frame.n1 - _samples(cfg.start_window_ms)]
+                voiced_n = sum(len(f.pcm) for f in window if f.voiced)
+                if voiced_n >= _samples(cfg.min_speech_ms):
+                    onset = next(f for f in window if f.voiced)
+                    keep = [f for f in self._recent if f.n1 > onset.n0 - _samples(cfg.pre_roll_ms)]
+                    self._start_turn(events, onset.t0, onset.n0, keep)
             return
         self._turn.append(frame)
         if voiced:
-            self._t_last_voiced = t1
+            self._t_last_voiced, self._n_last_voiced = t1, frame.n1
             self._wait_s = None
             if self._paused:
                 self._paused = False
@@ -346,31 +366,35 @@ class Endpointer:
             self._end_turn(events, "silence", t1)
         elif pause_ms and not self._paused and silence * 1000 >= pause_ms:
             self._paused = True
-            t_last, pcm = self._vad_cut()
-            events.append(SpeechPaused(self._t_first, t_last, t1, pcm))
+            last, pcm = self._vad_cut()
+            events.append(SpeechPaused(self._t_first, last.t1, t1, pcm))
 
     def _voiced_ending(self) -> np.ndarray:
         """The last :data:`ANALYSIS_S` of the open turn's audio, up to its last voiced frame."""
         assert self._turn is not None
-        frames = [f for f in self._turn if f.t1 <= self._t_last_voiced + _EPS]
+        frames = [f for f in self._turn if f.n1 <= self._n_last_voiced]
         n = int(np.ceil(ANALYSIS_S * 1000 / self.config.frame_ms - _EPS))
         return _join(frames[-n:])
 
-    def _vad_cut(self) -> tuple[float, np.ndarray]:
-        """VAD mode: the open turn's last voiced time and its utterance, ``tail_ms`` past that."""
+    def _vad_cut(self) -> tuple[_Frame, np.ndarray]:
+        """VAD mode: the open turn's last voiced frame and its utterance, ``tail_ms`` past that
+        (cut by sample counts, so the same audio gives the same utterance whatever the timing)."""
         assert self._turn is not None
-        voiced = [f for f in self._turn if f.voiced and f.t0 >= self._t_first - _EPS]
-        t_last = voiced[-1].t1 if voiced else self._turn[0].t1
-        kept = [f for f in self._turn if f.t0 < t_last + self.config.tail_ms / 1000 - _EPS]
-        return t_last, _join(kept)
+        voiced = [f for f in self._turn if f.voiced and f.n0 >= self._n_first]
+        last = voiced[-1] if voiced else self._turn[0]
+        kept = [f for f in self._turn if f.n0 < last.n1 + _samples(self.config.tail_ms)]
+        return last, _join(kept)
 
-    def _start_turn(self, events: list[CaptureEvent], t_first: float, frames: list[_Frame]) -> None:
+    def _start_turn(
+        self, events: list[CaptureEvent], t_first: float, n_first: int, frames: list[_Frame]
+    ) -> None:
         self._turn = list(frames)
         self._t_first = self._t_last_voiced = t_first
+        self._n_first = self._n_last_voiced = n_first
         self._wait_s, self._paused = None, False
         for f in frames:
-            if f.voiced and f.t0 >= t_first - _EPS:
-                self._t_last_voiced = f.t1
+            if f.voiced and f.n0 >= n_first:
+                self._t_last_voiced, self._n_last_voiced = f.t1, f.n1
         self._recent.clear()
         events.append(SpeechStarted(t_first))
 
@@ -379,16 +403,17 @@ class Endpointer:
         if turn is None:
             return
         if self._mode == "push_to_talk":
-            voiced = [f for f in turn if f.voiced and f.t0 >= self._t_first - _EPS]
+            voiced = [f for f in turn if f.voiced and f.n0 >= self._n_first]
             t_first = voiced[0].t0 if voiced else self._t_first
             t_last = voiced[-1].t1 if voiced else t_endpoint
             kept = [f for f in turn if f.t0 < t_endpoint]
             pcm = _join(kept)
         else:
             t_first = self._t_first
-            t_last, pcm = self._vad_cut()
+            last, pcm = self._vad_cut()
+            t_last = last.t1
             # Silence after the cut belongs to the pre-roll of the next turn.
-            self._recent.extend(f for f in turn if f.t0 >= t_last)
+            self._recent.extend(f for f in turn if f.n0 >= last.n1)
         self._turn = None
         wait_ms = self._wait_s * 1000 if reason == "silence" and self._wait_s is not None else 0.0
         events.append(SpeechEnded(t_first, t_last, t_endpoint, pcm, reason, wait_ms))

@@ -21,7 +21,7 @@ from ola_core.capture import devices
 from ola_core.capture.events import DeviceLost, DeviceRestored, LevelUpdate, Overflow, SpeechEnded
 from ola_core.capture.mic import MicStream
 from ola_core.capture.pcm import SAMPLE_RATE
-from ola_core.capture.vad import Endpointer
+from ola_core.capture.vad import Endpointer, EndpointerConfig
 from ola_core.errors import AudioDeviceError
 from tests.capture.signals import SENTENCES, espeak
 
@@ -109,7 +109,7 @@ def test_records_the_samples_played_into_the_mic(virtual_audio, speech_wav) -> N
 def test_endpointer_on_the_live_mic(virtual_audio, speech_wav) -> None:  # type: ignore[no-untyped-def]
     path, _ = speech_wav
     events: list = []
-    endpointer = Endpointer(on_event=events.append)
+    endpointer = Endpointer(EndpointerConfig(adaptive=False), on_event=events.append)
     with MicStream(on_block=endpointer.feed):
         time.sleep(0.5)
         t_play = time.monotonic()
