@@ -40,7 +40,7 @@ from ola_core.capture.devices import pulse_running  # noqa: E402
 from ola_core.capture.events import SpeechEnded  # noqa: E402
 from ola_core.capture.mic import MicStream  # noqa: E402
 from ola_core.capture.pcm import SAMPLE_RATE  # noqa: E402
-from ola_core.capture.vad import Endpointer  # noqa: E402
+from ola_core.capture.vad import Endpointer, EndpointerConfig  # noqa: E402
 from tests.capture.signals import SENTENCES, espeak, scene  # noqa: E402
 
 
@@ -137,7 +137,7 @@ def main() -> None:
     decided = []
     for snr in (None, 20.0, 10.0):
         sc = scene([1.0, SENTENCES[0], 1.5, SENTENCES[1], 1.5], snr_db=snr)
-        ep = Endpointer()
+        ep = Endpointer(EndpointerConfig(adaptive=False))
         for i in range(0, len(sc.pcm), 320):
             for e in ep.feed(sc.pcm[i : i + 320]):
                 if isinstance(e, SpeechEnded):

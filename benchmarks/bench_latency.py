@@ -59,7 +59,8 @@ def stages(trace: TurnTrace, silence_s: float, device_s: float) -> dict[str, flo
     assert t.t_last_voiced is not None and t.t_endpoint is not None and t.t_turn_start is not None
     assert t.t_first_sentence is not None and t.t_first_audio is not None and t.t_first_played is not None
     parts = {
-        "endpointer": t.t_endpoint - t.t_last_voiced - silence_s,
+        # beyond the wait the endpointer chose (adaptive endpointing moves it per utterance)
+        "endpointer": t.t_endpoint - t.t_last_voiced - (t.endpoint_wait_ms or silence_s * 1000) / 1000,
         "dispatch": t.t_turn_start - t.t_endpoint,
         "model": t.t_first_sentence - t.t_turn_start,
         "synthesis": t.t_first_audio - t.t_first_sentence,
