@@ -113,7 +113,7 @@ def test_an_internal_failure_ends_the_turn_instead_of_hanging(
     def broken(*_: object, **__: object) -> None:
         raise ValueError("broken on purpose")
 
-    monkeypatch.setattr(TurnLifecycle, "_start_turn", broken)  # the loop's handler of an ended utterance
+    monkeypatch.setattr(TurnLifecycle, "_on_speech_ended", broken)  # the loop's handler of an ended utterance
     started = time.monotonic()
     assert main(replay(tiny, spoken, "--max-new-tokens", "4")) == 2
     assert "broken on purpose" in one_error_line(capsys.readouterr().err)
