@@ -16,8 +16,9 @@ Design, and why:
   first chunk waits up to ``prebuffer_s`` for more instead of stuttering. An empty queue is
   played as silence, never left to the device; ``underruns`` counts the blocks that ran dry inside
   an utterance (a gap nobody chose), ``output_underflows`` the device's own underflow flags (the
-  callback came too late: an xrun). ``latency`` (seconds of device buffer) is sized for a CPU
-  busy with the language model: a callback that is a few ms late is not an xrun.
+  callback came too late: an xrun). ``latency`` (seconds of device buffer, 30 ms rather than
+  PortAudio's "low" 10-20 ms) leaves room for a callback delayed by the GIL and a CPU busy with
+  the language model; on the loaded 2-core test VM "low" gave device underflows in most runs.
 * Everything actually sent to the device, silence included, is kept in :class:`PlayedSignal`
   with DAC timestamps: the reference an echo canceller subtracts from the microphone.
 * Every notice carries the tokens it depends on: the player's own (replaced by each ``stop()``)
@@ -161,7 +162,7 @@ class AudioPlayer:
         device: str | None = None,
         *,
         block_ms: float = 10.0,
-        latency: float | str = 0.05,
+        latency: float | str = 0.03,
         prebuffer_s: float = 0.06,
         volume: float = 1.0,
         reference_seconds: float = 10.0,
