@@ -16,8 +16,9 @@ the result as one :class:`Synthesizer` at one sample rate.
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,14 +171,43 @@ class LanguageRouter(Synthesizer):
         self, text: str, voice: str | None = None, cancel: CancelToken | None = None
     ) -> Iterator[np.ndarray]:
         member = self.synthesizer_for(text)
-        # A voice name belongs to one engine: pass it only to an engine that knows it.
-        chosen = voice if voice in member.voices() else None
+        yield from self._resampled(
+            member, member.synthesize(text, self._voice_of(member, voice), cancel), cancel
+        )
+
+    def streams_text_for(self, text: str) -> bool:
+        return self.synthesizer_for(text).streams_text_for(text)
+
+    def synthesize_pieces(
+        self, pieces: Iterable[str], voice: str | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[np.ndarray]:
+        """Routed by the first piece (the pipeline opens a stream once a sentence's first words
+        exist, and asks :meth:`streams_text_for` about the same words)."""
+        stream = iter(pieces)
+        first = next(stream, None)
+        if first is None:
+            return
+        member = self.synthesizer_for(first)
+        chunks = member.synthesize_pieces(
+            itertools.chain([first], stream), self._voice_of(member, voice), cancel
+        )
+        yield from self._resampled(member, chunks, cancel)
+
+    @staticmethod
+    def _voice_of(member: Synthesizer, voice: str | None) -> str | None:
+        """A voice name belongs to one engine: passed only to an engine that knows it."""
+        return voice if voice in member.voices() else None
+
+    def _resampled(
+        self, member: Synthesizer, chunks: Iterator[np.ndarray], cancel: CancelToken | None
+    ) -> Iterator[np.ndarray]:
+        """``member``'s chunks at the router's output rate."""
         resampler = (
             None
             if member.sample_rate == self.sample_rate
             else soxr.ResampleStream(member.sample_rate, self.sample_rate, 1, dtype="float32", quality="HQ")
         )
-        for pcm in member.synthesize(text, chosen, cancel):
+        for pcm in chunks:
             if cancel is not None and cancel.is_set():
                 return
             yield pcm if resampler is None else resampler.resample_chunk(pcm)

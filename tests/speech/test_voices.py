@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -149,3 +150,34 @@ def test_a_registered_engine_with_higher_priority_wins(monkeypatch: pytest.Monke
     assert synth.synthesizer_for(EN_SHORT).name == "tone"
     assert synth.synthesizer_for(ZH_SHORT).name == "espeak-ng"
     assert synth.sample_rate == max(16_000, EspeakSynthesizer.sample_rate)  # the highest member rate
+
+
+def test_the_router_streams_text_through_the_engine_of_the_first_words() -> None:
+    from tests.speech.fakes import ToneSynthesizer
+    from tests.speech.test_streaming import PieceToneSynthesizer
+
+    class SlowRate(ToneSynthesizer):  # a whole-text voice at another rate
+        sample_rate = 8_000
+
+    english, other = PieceToneSynthesizer(), SlowRate()
+    router = LanguageRouter({"en": english}, other)
+    assert router.streams_text_for("Tomorrow brings rain") and not router.streams_text_for("明天会下雨")
+    consumed: list[str] = []
+
+    def pieces() -> Iterator[str]:
+        for word in ("Tomorrow", " brings", " rain."):
+            consumed.append(word)
+            yield word
+
+    chunks = router.synthesize_pieces(pieces())
+    first = next(chunks)
+    assert consumed == ["Tomorrow"], "the first audio comes before the rest of the text"
+    rest = list(chunks)
+    assert [[w for _, w in call] for call in english.pieces] == [["Tomorrow", " brings", " rain."]]
+    assert sum(len(c) for c in [first, *rest]) > 0 and other.calls == []
+    # Text in a language the streaming voice does not take: resampled to the router's rate.
+    whole = np.concatenate(list(router.synthesize_pieces(iter(["明天", "会下雨"]))))
+    assert other.calls == ["明天会下雨"]
+    assert len(whole) == pytest.approx(
+        len("明天会下雨") * other.seconds_per_char * router.sample_rate, rel=0.05
+    )
