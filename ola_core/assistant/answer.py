@@ -369,7 +369,7 @@ class AnswerRun:
                 self._text.append(text)
             self._emit(AssistantTextDelta(self.turn_id, text, self._clock()))
             for pipeline in voice:
-                pipeline.feed(text)
+                pipeline.feed(text, self.token)  # dropped once cancelled, even mid-call
 
         def ready() -> bool:  # on this thread, between the prefill and the first decoding step
             unlink = self.token.on_cancel(lambda _reason: self._confirmed.set())
@@ -391,7 +391,7 @@ class AnswerRun:
                 captions.done(watch)
             if not self.cancelled:
                 for pipeline in voice:
-                    pipeline.finish()  # after an error too: what was said so far plays out
+                    pipeline.finish(self.token)  # after an error too: what was said so far plays out
         return AnswerOutcome("completed", self.text)
 
     def _finalise_stats(self) -> None:

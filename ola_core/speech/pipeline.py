@@ -224,19 +224,27 @@ class SpeechPipeline:
         utterance.unlink = token.on_cancel(lambda _: self._silence(utterance))
         return token
 
-    def feed(self, delta: str) -> None:
-        """More text of the current utterance (begins one, numbered after the last, if none is)."""
+    def feed(self, delta: str, cancel: CancelToken | None = None) -> None:
+        """More text of the current utterance (begins one, numbered after the last, if none is).
+
+        ``cancel``: the turn's token; text that comes after it was set is dropped (checked under
+        the lock that the cancel's silencing takes, so it can never begin a new utterance)."""
         self._require_player()
         with self._lock:
+            if cancel is not None and cancel.is_set():
+                return
             utterance = self._current_or_new()
             for text in self._splitter.feed(delta):
                 self._release(utterance, text)
             self._stream_pending(utterance)
 
-    def finish(self) -> None:
-        """The text is complete: speak what is left, then report SpeechFinished."""
+    def finish(self, cancel: CancelToken | None = None) -> None:
+        """The text is complete: speak what is left, then report SpeechFinished (nothing once
+        ``cancel``, the turn's token, is set: see :meth:`feed`)."""
         self._require_player()
         with self._lock:
+            if cancel is not None and cancel.is_set():
+                return
             utterance = self._current_or_new()
             for text in self._splitter.flush():
                 self._release(utterance, text)

@@ -161,6 +161,24 @@ def test_cancel_while_synthesizing_leaves_no_thread_without_a_device() -> None:
     assert _threads() - before == set()
 
 
+def test_text_of_a_cancelled_turn_never_starts_a_new_utterance() -> None:
+    """The answer thread may hand over one more delta after the cancel (it checked just before):
+    given the turn's token, the pipeline drops it instead of speaking it as a new answer."""
+    sink, events = RecordingSink(), Events()
+    synth = ToneSynthesizer()
+    pipeline = SpeechPipeline(synth, sink, on_event=events)
+    token = pipeline.begin(7)
+    pipeline.feed("The first sentence is right here. ", token)
+    token.cancel("barge_in")
+    pipeline.feed("A sentence after the cancel. And another one. ", token)
+    pipeline.finish(token)
+    time.sleep(0.3)
+    assert not any("cancel" in call or "another" in call for call in synth.calls)
+    assert {e.turn for e in events.items} <= {7}  # no utterance numbered after the cancelled one
+    assert not events.of(SpeechFinished)  # the cancelled turn does not "finish"
+    pipeline.close()
+
+
 class NoSpeakerSink(RecordingSink):
     """A sink standing for a machine without any output device: every call needing it fails."""
 
