@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,9 +90,9 @@ def test_the_word_filter_reaches_screen_and_voice(loaded, tiny_checkpoint) -> No
         pipeline = session.components.speech.pipeline  # type: ignore[union-attr]
         original = pipeline.feed
 
-        def feed(text: str) -> None:
+        def feed(text: str, cancel: Any = None) -> None:
             spoken.append(text)
-            original(text)
+            original(text, cancel)
 
         pipeline.feed = feed  # type: ignore[method-assign]
         filtered = session.ask_text("hello")

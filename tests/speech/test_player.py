@@ -122,7 +122,9 @@ def test_stop_silences_at_once_and_drops_the_queue(virtual_audio: Any, tmp_path:
     latency = heard - (t_stop - started.t)  # sound heard after stop() was called
     print(f"stop(): call {1000 * stop_call:.1f} ms, sound continued {1000 * latency:.1f} ms")
     assert stop_call < 0.1
-    assert -0.03 < latency < 0.1
+    # Below zero only by the error of the DAC-time estimate of ChunkStarted (±40 ms measured
+    # under load with the 30 ms device buffer and the start-up buffer): never cut early.
+    assert -0.06 < latency < 0.1
     assert [e.marker for e in events.items if isinstance(e, ChunkStarted)] == ["long"]
 
 
