@@ -26,8 +26,12 @@ def talky(
 ) -> Iterator[HeadlessSession]:
     """Answers long enough (tens of seconds of speech) to be interrupted, played on the virtual speaker."""
     settings = fast_settings(tiny_checkpoint)
-    # 120 tokens ≈ 6 s of speech at rate 1.5 (40 gave ~2.5 s: it could end before a barge-in registered)
-    settings = settings.replace(generation=dataclasses.replace(settings.generation, max_new_tokens=120))
+    # 120 tokens at rate 0.75: several seconds of speech (at rate 1.5 an answer whose random bytes
+    # hold few speakable words could end before a barge-in registered)
+    settings = settings.replace(
+        generation=dataclasses.replace(settings.generation, max_new_tokens=120),
+        voice=dataclasses.replace(settings.voice, speaking_rate=0.75),
+    )
     session = make_session(loaded, tiny_checkpoint, settings, play=True)
     session.start(timeout=120)
     yield session
@@ -58,7 +62,7 @@ def test_speech_over_the_answer_interrupts_it_and_becomes_the_next_turn(talky: H
     )
     assert isinstance(captured, UserTurnCaptured) and captured.duration_s > 0.5
     nxt = talky.wait_for(
-        lambda e: isinstance(e, TurnFinished) and e.turn_id == captured.turn_id, 60, after=start
+        lambda e: isinstance(e, TurnFinished) and e.turn_id == captured.turn_id, 120, after=start
     )
     assert isinstance(nxt, TurnFinished) and nxt.outcome in ("completed", "barge_in")
     # The interrupted answer stays in the conversation (the model sees it in the next turn's context).
