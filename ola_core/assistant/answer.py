@@ -389,9 +389,8 @@ class AnswerRun:
                 deliver(self._filter.finish())  # the held-back tail, before the voice is told to end
             if captions is not None and watch is not None:
                 captions.done(watch)
-            if not self.cancelled:
-                for pipeline in voice:
-                    pipeline.finish(self.token)  # after an error too: what was said so far plays out
+            for pipeline in voice:  # nothing once cancelled (the token is checked under the pipeline's lock)
+                pipeline.finish(self.token)  # after an error too: what was said so far plays out
         return AnswerOutcome("completed", self.text)
 
     def _finalise_stats(self) -> None:
